@@ -1,0 +1,1 @@
+"""dask_clipwriter: write NeMo-Curator-compatible clip datasets from Dask DataFrames."""

@@ -1,0 +1,104 @@
+"""Probing encoded video with PyAV, in-process (no ffprobe subprocess).
+
+Two entry points:
+
+* :func:`probe_clip_bytes` gives the clip-level keys of ``metas/v0`` (width, height,
+  framerate, num_frames, video_codec) from a clip's encoded bytes.
+* :func:`probe_video_file` gives the video-level values of ``processed_videos`` from an
+  open binary file (local or fsspec).
+
+Both follow the same rules: the frame rate is the stream's *average* rate (num/den), the
+duration comes from the stream and falls back to the container, and
+``num_frames = int(duration * framerate)``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO
+
+
+class ProbeError(ValueError):
+    """The bytes could not be opened or have no video stream."""
+
+
+@dataclass(frozen=True)
+class ClipProbe:
+    width: int
+    height: int
+    framerate: float
+    num_frames: int
+    video_codec: str
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    width: int
+    height: int
+    framerate: float
+    num_frames: int
+    duration: float
+    video_codec: str
+    pixel_format: str | None
+    audio_codec: str | None
+
+
+def _open(source):
+    import av  # imported lazily: PyAV is an optional extra
+
+    try:
+        return av.open(source, mode="r")
+    except Exception as exc:  # PyAV raises many types (InvalidDataError, OSError, ...)
+        raise ProbeError(f"cannot open as video: {exc}") from exc
+
+
+def _stream_values(container):
+    if not container.streams.video:
+        raise ProbeError("no video stream")
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate:
+        raise ProbeError("video stream has no frame rate")
+    framerate = float(rate)
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / 1_000_000  # av.time_base: microseconds
+    else:
+        raise ProbeError("neither the video stream nor the container has a duration")
+    ctx = stream.codec_context
+    return stream, ctx, framerate, duration
+
+
+def probe_clip_bytes(data: bytes) -> ClipProbe:
+    """Probe a clip's encoded bytes; raises :class:`ProbeError` when that is impossible."""
+    if not data:
+        raise ProbeError("no bytes")
+    with _open(io.BytesIO(data)) as container:
+        _, ctx, framerate, duration = _stream_values(container)
+        return ClipProbe(
+            width=int(ctx.width),
+            height=int(ctx.height),
+            framerate=framerate,
+            num_frames=int(duration * framerate),
+            video_codec=str(ctx.name),
+        )
+
+
+def probe_video_file(fileobj: BinaryIO | str) -> VideoProbe:
+    """Probe a whole source video (a path or an open binary file object)."""
+    with _open(fileobj) as container:
+        stream, ctx, framerate, duration = _stream_values(container)
+        pix_fmt = getattr(ctx, "pix_fmt", None) or getattr(stream.format, "name", None)
+        audio = container.streams.audio
+        return VideoProbe(
+            width=int(ctx.width),
+            height=int(ctx.height),
+            framerate=framerate,
+            num_frames=int(duration * framerate),
+            duration=duration,
+            video_codec=str(ctx.name),
+            pixel_format=pix_fmt,
+            audio_codec=str(audio[0].codec_context.name) if audio else None,
+        )
