@@ -1,1 +1,23 @@
 """dask_clipwriter: write NeMo-Curator-compatible clip datasets from Dask DataFrames."""
+
+from .build import clip_records_from_map
+from .clip_writer import ClipWriter, ClipWriterStage
+from .records import CLIP_COLUMNS, RecordError, clip_records_meta, video_records_meta
+from .settings import SettingsError, WriterSettings
+from .sink import SinkError
+from .writer import ChunkWriteError
+
+__all__ = [
+    "CLIP_COLUMNS",
+    "ChunkWriteError",
+    "ClipWriter",
+    "ClipWriterStage",
+    "RecordError",
+    "SettingsError",
+    "SinkError",
+    "WriterSettings",
+    "clip_records_from_map",
+    "clip_records_meta",
+    "video_records_meta",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,113 @@
+"""Every output path rule of the dataset layout (output-format.md §1). Pure string functions.
+
+Paths are built by plain string joins, exactly like the reference, so that ``s3://bucket/x``
+works the same as ``/data/out``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+SUMMARY_FILE = "summary.json"
+
+
+class LayoutError(ValueError):
+    """A path that would not stay inside its output directory (outside input_path, ``..``)."""
+
+
+def output_subpath(output_path: str, name: str) -> str:
+    """``<root>(out, name)``: ``out`` without trailing ``/`` + ``/`` + ``name`` without outer ``/``."""
+    return output_path.rstrip("/") + "/" + name.strip("/")
+
+
+# The reference's helpers, same names and results.
+
+
+def get_output_path_processed_videos(output_path: str) -> str:
+    return output_subpath(output_path, "processed_videos")
+
+
+def get_output_path_processed_clip_chunks(output_path: str) -> str:
+    return output_subpath(output_path, "processed_clip_chunks")
+
+
+def get_output_path_clips(output_path: str, *, filtered: bool = False) -> str:
+    return output_subpath(output_path, "filtered_clips" if filtered else "clips")
+
+
+def get_output_path_previews(output_path: str) -> str:
+    return output_subpath(output_path, "previews")
+
+
+def get_output_path_metas(output_path: str, version: str) -> str:
+    return output_subpath(output_path, f"metas/{version}")
+
+
+def get_output_path_ce1_embd(output_path: str) -> str:
+    return output_subpath(output_path, "ce1_embd")
+
+
+def get_output_path_ce1_embd_parquet(output_path: str) -> str:
+    return output_subpath(output_path, "ce1_embd_parquet")
+
+
+# File paths.
+
+
+def clip_path(output_path: str, clip_uuid: str, *, filtered: bool) -> str:
+    return f"{get_output_path_clips(output_path, filtered=filtered)}/{clip_uuid}.mp4"
+
+
+def preview_path(output_path: str, clip_uuid: str, start_frame: int, end_frame: int) -> str:
+    return f"{get_output_path_previews(output_path)}/{clip_uuid}/{start_frame}_{end_frame}.webp"
+
+
+def meta_path(output_path: str, clip_uuid: str) -> str:
+    return f"{get_output_path_metas(output_path, 'v0')}/{clip_uuid}.json"
+
+
+def embedding_pickle_path(output_path: str, directory: str, clip_uuid: str) -> str:
+    return f"{output_subpath(output_path, directory)}/{clip_uuid}.pickle"
+
+
+def embedding_parquet_path(output_path: str, directory: str, chunk_id: str) -> str:
+    return f"{output_subpath(output_path, directory)}/{chunk_id}.parquet"
+
+
+def video_json_path(output_path: str, rel: str) -> str:
+    return f"{get_output_path_processed_videos(output_path)}/{rel}.json"
+
+
+def chunk_json_path(output_path: str, rel: str, chunk_index: int) -> str:
+    return f"{get_output_path_processed_clip_chunks(output_path)}/{rel}_{chunk_index}.json"
+
+
+def summary_path(output_path: str) -> str:
+    return output_subpath(output_path, SUMMARY_FILE)
+
+
+def chunk_uuid(video: str, chunk_index: int) -> str:
+    """``uuid5(NAMESPACE_URL, f"{video}_{chunk_index}")``, names the chunk's Parquet file."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}_{chunk_index}"))
+
+
+def relative_video_path(video: str, input_path: str) -> str:
+    """``<rel>``: the video path below ``input_path``, leading ``/`` stripped, extension kept.
+
+    Unlike the reference (a plain ``startswith``), the prefix must match whole path
+    components, and a result that could climb out of its directory is refused.
+    """
+    prefix = input_path.rstrip("/")
+    if not video.startswith(prefix + "/"):
+        raise LayoutError(f"video {video!r} is not inside input_path {input_path!r}")
+    rel = video[len(prefix):].lstrip("/")
+    parts = rel.split("/")
+    if not rel or any(part in ("..", ".") for part in parts):
+        raise LayoutError(f"video {video!r} gives the relative path {rel!r}, which leaves its output directory")
+    return rel
+
+
+def directory_of(output_path: str, path: str) -> str:
+    """The top-level dataset directory a written path belongs to (``metas`` for metas/v0)."""
+    rest = path[len(output_path.rstrip("/")) + 1:]
+    return rest.split("/", 1)[0]

@@ -1,0 +1,157 @@
+"""Putting (path, bytes) into a filesystem through fsspec. Knows nothing about clips.
+
+* atomic: a local file is written to a temporary name beside it and renamed into place; an
+  object store gets one PUT (an object appears whole or not at all);
+* policy: ``skip`` keeps a file that already exists (the reference's re-run behaviour),
+  ``overwrite`` replaces it;
+* confined: every path must lie below the sink's root (``output_path``);
+* retried: a failed put is retried with backoff, then reported with its path and cause;
+* counted: files and bytes written and files skipped, per top-level dataset directory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from .layout import directory_of
+
+log = logging.getLogger(__name__)
+
+
+class SinkError(OSError):
+    """A write that failed after its retries; the message names the path and the cause."""
+
+
+@dataclass
+class SinkCounts:
+    files_written: Counter = field(default_factory=Counter)
+    bytes_written: Counter = field(default_factory=Counter)
+    files_skipped: Counter = field(default_factory=Counter)
+
+    def add(self, other: SinkCounts) -> None:
+        self.files_written.update(other.files_written)
+        self.bytes_written.update(other.bytes_written)
+        self.files_skipped.update(other.files_skipped)
+
+
+class FileSink:
+    """Writes files below ``root`` (a local path or any fsspec URL)."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+        existing: str = "skip",
+        max_workers: int = 6,
+        retries: int = 3,
+        retry_wait_s: float = 0.2,
+        verbose: bool = False,
+    ):
+        self.root = root.rstrip("/")
+        self.fs, _ = fsspec.url_to_fs(self.root, **dict(storage_options or {}))
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.existing = existing
+        self.max_workers = max_workers
+        self.retries = retries
+        self.retry_wait_s = retry_wait_s
+        self.verbose = verbose
+        self.counts = SinkCounts()
+        self._counts_lock = threading.Lock()  # put_many updates counts from several threads
+
+    # -- public API --------------------------------------------------------------------
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(self._fs_path(path))
+
+    def read(self, path: str) -> bytes:
+        return self.fs.cat_file(self._fs_path(path))
+
+    def remove(self, path: str) -> None:
+        fs_path = self._fs_path(path)
+        if self.fs.exists(fs_path):
+            self.fs.rm_file(fs_path)
+
+    def put(self, path: str, data: bytes, *, existing: str | None = None) -> bool:
+        """Write one file; returns False when it was skipped because it exists."""
+        fs_path = self._fs_path(path)
+        policy = existing or self.existing
+        directory = directory_of(self.root, path)
+        if policy == "skip" and self.fs.exists(fs_path):
+            with self._counts_lock:
+                self.counts.files_skipped[directory] += 1
+            if self.verbose:
+                log.info("skipped existing %s", path)
+            return False
+        self._with_retries(path, lambda: self._put_atomic(fs_path, data))
+        with self._counts_lock:
+            self.counts.files_written[directory] += 1
+            self.counts.bytes_written[directory] += len(data)
+        if self.verbose:
+            log.info("wrote %s (%d bytes)", path, len(data))
+        return True
+
+    def put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Write a batch concurrently (``max_workers`` at once); raises the first failure."""
+        items = list(items)
+        if len(items) <= 1 or self.max_workers == 1:
+            for path, data in items:
+                self.put(path, data)
+            return
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="clipwriter-put") as pool:
+            futures = [pool.submit(self.put, path, data) for path, data in items]
+            for future in futures:
+                future.result()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _fs_path(self, path: str) -> str:
+        # Never write outside output_path, whatever a caller computed.
+        if not path.startswith(self.root + "/") or "/../" in path + "/":
+            raise SinkError(f"refusing to write {path!r}: not below output_path {self.root!r}")
+        return self.fs._strip_protocol(path)
+
+    def _put_atomic(self, fs_path: str, data: bytes) -> None:
+        if not self.local:
+            self.fs.pipe_file(fs_path, data)  # one PUT: the object appears whole or not at all
+            return
+        directory = os.path.dirname(fs_path)
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".{os.path.basename(fs_path)}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, fs_path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def _with_retries(self, path: str, action) -> None:
+        attempt = 0
+        while True:
+            try:
+                action()
+                return
+            except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+                raise SinkError(f"cannot write {path}: {exc}") from exc
+            except Exception as exc:
+                attempt += 1
+                if attempt > self.retries:
+                    raise SinkError(f"cannot write {path} after {attempt} attempts: {exc}") from exc
+                log.warning("write of %s failed (%s); retry %d of %d", path, exc, attempt, self.retries)
+                time.sleep(self.retry_wait_s * 2 ** (attempt - 1))

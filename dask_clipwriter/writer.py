@@ -1,0 +1,284 @@
+"""The Dask plumbing of the clip writer: per-partition task, run reduction, compute.
+
+``ClipWriter.write`` builds one graph::
+
+    clip records ──map_partitions(write_partition)──▶ stats rows (one per chunk)
+                                                        │
+                                 finish_run (one task) ◀┘ video JSONs + summary.json
+
+Partition tasks run on the workers, write every file of their chunks and return only small
+stats rows; ``finish_run`` is the reduction. Nothing in this module knows a JSON key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import dask
+import pandas as pd
+
+from . import layout
+from .chunk_files import chunk_files
+from .documents import (
+    EXTRACT_METADATA_ERROR,
+    chunk_document,
+    chunk_stats_from_document,
+    dumps,
+    video_document,
+)
+from .documents import ChunkStats
+from .probe import ProbeError, probe_clip_bytes
+from .records import (
+    ClipRecord,
+    RecordError,
+    check_clip_columns,
+    normalise_clip_partition,
+    normalise_video_frame,
+)
+from .settings import WriterSettings
+from .sink import FileSink, SinkError
+from .stats_rows import conflicts, rows_frame, stats_meta, stats_row, totals
+
+log = logging.getLogger(__name__)
+
+
+class ChunkWriteError(RuntimeError):
+    """Writing a chunk failed; the message names the chunk, the path and the cause."""
+
+
+def make_sink(settings: WriterSettings) -> FileSink:
+    return FileSink(
+        settings.output_path,
+        storage_options=settings.storage_options,
+        existing=settings.existing,
+        max_workers=settings.max_workers,
+        retries=settings.write_retries,
+        verbose=settings.verbose,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Per-partition task (runs on a worker)
+
+
+def group_chunks(records: list[ClipRecord]) -> dict[tuple[str, int], list[ClipRecord]]:
+    """Records grouped by (video, chunk), chunks in order of first appearance."""
+    chunks: dict[tuple[str, int], list[ClipRecord]] = defaultdict(list)
+    for record in records:
+        chunks[(record.video, record.clip_chunk_index)].append(record)
+    return dict(chunks)
+
+
+def validate_partition(records: list[ClipRecord], settings: WriterSettings) -> dict[tuple[str, int], str]:
+    """Checks that need the whole partition; returns ``<rel>`` per chunk. Raises RecordError."""
+    seen: dict[str, tuple[str, int]] = {}
+    for record in records:
+        key = (record.video, record.clip_chunk_index)
+        if record.span_uuid in seen:
+            first = seen[record.span_uuid]
+            raise RecordError(
+                f"clip record {record.span_uuid}: duplicate clip uuid (in chunk {first[1]} of "
+                f"{first[0]!r} and in chunk {key[1]} of {key[0]!r})"
+            )
+        seen[record.span_uuid] = key
+    rels = {}
+    for video, index in {(r.video, r.clip_chunk_index) for r in records}:
+        try:
+            rels[(video, index)] = layout.relative_video_path(video, settings.input_path)
+        except layout.LayoutError as exc:
+            raise RecordError(f"chunk {index} of video {video!r}: {exc}") from None
+    return rels
+
+
+def probe_clips(clips: list[ClipRecord]) -> dict[str, dict[str, Any] | None]:
+    """Probe values per clip uuid: the record's own, else probed from the bytes in-process.
+
+    A clip whose bytes cannot be probed gets ``extract_metadata`` in its errors (the
+    reference crashes the chunk instead)."""
+    probes: dict[str, dict[str, Any] | None] = {}
+    for clip in clips:
+        if not clip.has_bytes:
+            probes[clip.span_uuid] = None
+            continue
+        values = clip.probe_values()
+        if values is None:
+            try:
+                values = probe_clip_bytes(clip.buffer).__dict__
+            except ProbeError as exc:
+                clip.errors.setdefault(EXTRACT_METADATA_ERROR, str(exc))
+                log.error("clip %s from %s: cannot probe clip bytes: %s", clip.span_uuid, clip.source_video, exc)
+                values = None
+        probes[clip.span_uuid] = values
+    return probes
+
+
+def write_partition(
+    df: pd.DataFrame,
+    settings: WriterSettings,
+    videos: pd.DataFrame | None = None,
+    partition_info: dict | None = None,
+) -> pd.DataFrame:
+    """Write every chunk of one partition; return one stats row per chunk.
+
+    The whole partition is validated before its first file is written, so bad input leaves
+    nothing half-written."""
+    partition = int((partition_info or {}).get("number", -1))
+    records = normalise_clip_partition(df)
+    video_records = normalise_video_frame(videos)
+    rels = validate_partition(records, settings)
+    sink = make_sink(settings)
+    rows = []
+    for (video, index), clips in group_chunks(records).items():
+        started = time.time()
+        rel = rels[(video, index)]
+        marker_path = layout.chunk_json_path(settings.output_path, rel, index)
+        before = _snapshot(sink)
+        if settings.resume and sink.exists(marker_path):
+            stats = chunk_stats_from_document(json.loads(sink.read(marker_path)))
+            status, missing, errors = "resumed", Counter(), Counter()
+        else:
+            probes = probe_clips(clips)
+            planned = chunk_files(video, index, rel, clips, settings=settings,
+                                  source=video_records.get(video), probes=probes)
+            try:
+                sink.put_many(planned.files)
+                # The marker goes last: its presence means every file of the chunk is there.
+                sink.put(*planned.marker)
+            except SinkError as exc:
+                raise ChunkWriteError(f"chunk {index} of video {video!r}: {exc}") from exc
+            stats, status, missing = planned.stats, "written", planned.missing
+            errors = Counter(key for clip in clips for key in clip.errors)
+        written, nbytes, skipped = _delta(before, sink)
+        if settings.verbose:
+            log.info(
+                "chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped",
+                index, video, status, stats.num_clips_passed, len(stats.filtered_clips),
+                sum(written.values()), sum(skipped.values()),
+            )
+        rows.append(stats_row(stats, partition=partition, status=status, errors=errors, missing=missing,
+                              files_written=written, bytes_written=nbytes, files_skipped=skipped,
+                              started=started, finished=time.time()))
+    return rows_frame(rows)
+
+
+def _snapshot(sink: FileSink) -> tuple[Counter, Counter, Counter]:
+    c = sink.counts
+    return Counter(c.files_written), Counter(c.bytes_written), Counter(c.files_skipped)
+
+
+def _delta(before, sink: FileSink) -> tuple[Counter, Counter, Counter]:
+    now = _snapshot(sink)
+    return tuple(n - b for n, b in zip(now, before, strict=True))  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------
+# Reduction (one task): video JSONs and summary.json
+
+
+def finish_run(
+    parts: list[pd.DataFrame], settings: WriterSettings, videos: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    rows = pd.concat([stats_meta(), *parts], ignore_index=True) if parts else stats_meta()
+    rows = rows.sort_values(["video", "clip_chunk_index"], kind="stable").reset_index(drop=True)
+    sink = make_sink(settings)
+    video_records = normalise_video_frame(videos)
+
+    problems = conflicts(rows)
+    if problems:
+        # Those chunks' markers were written by partitions that each saw only part of the
+        # chunk: remove them so nothing claims to be complete, then fail loudly.
+        for video, index in set().union(*(chunks for _, chunks in problems)):
+            sink.remove(layout.chunk_json_path(settings.output_path,
+                                               layout.relative_video_path(video, settings.input_path), index))
+        raise RecordError("; ".join(message for message, _ in problems))
+
+    all_videos = sorted(set(rows["video"]) | set(video_records))
+    rels = {}
+    for video in all_videos:
+        try:
+            rels[video] = layout.relative_video_path(video, settings.input_path)
+        except layout.LayoutError as exc:
+            raise RecordError(f"video record {video!r}: {exc}") from None
+
+    video_entries = []
+    for video in all_videos:
+        chunk_rows = rows[rows["video"] == video]
+        rel = rels[video]
+        if chunk_rows.empty:
+            # A video with no clips still gets its chunk 0 document, with zero counts.
+            empty = ChunkStats(video=video, clip_chunk_index=0)
+            sink.put(layout.chunk_json_path(settings.output_path, rel, 0), dumps(chunk_document(empty)))
+        num_clips = int(chunk_rows["num_clips_passed"].sum() + chunk_rows["num_clips_filtered"].sum())
+        doc = video_document(video, video_records.get(video), num_total_clips=num_clips,
+                             num_clip_chunks=chunk_rows["clip_chunk_index"].nunique())
+        sink.put(layout.video_json_path(settings.output_path, rel), dumps(doc))
+        seen = set(int(i) for i in chunk_rows["clip_chunk_index"])
+        expected = range(max(int(doc["num_clip_chunks"] or 0), 1 if chunk_rows.empty else 0))
+        absent = [i for i in expected if i not in seen
+                  and not sink.exists(layout.chunk_json_path(settings.output_path, rel, i))]
+        video_entries.append({"video": video, "complete": not absent, "missing_chunks": absent,
+                              **totals(chunk_rows)})
+
+    run_totals = totals(rows)
+    run_totals["videos"] = len(all_videos)
+    run_totals["videos_complete"] = sum(v["complete"] for v in video_entries)
+    # The video JSONs above were written by this task: count them too.
+    for directory, count in sink.counts.files_written.items():
+        run_totals["files_written"][directory] = run_totals["files_written"].get(directory, 0) + count
+    for directory, count in sink.counts.bytes_written.items():
+        run_totals["bytes_written"][directory] = run_totals["bytes_written"].get(directory, 0) + count
+    for directory, count in sink.counts.files_skipped.items():
+        run_totals["files_skipped"][directory] = run_totals["files_skipped"].get(directory, 0) + count
+
+    started = float(rows["started"].min()) if len(rows) else time.time()
+    finished = time.time()
+    summary = {
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "elapsed_s": round(finished - started, 3),
+        "settings": settings.public_dict(),
+        "totals": run_totals,
+        "videos": video_entries,
+    }
+    # summary.json describes this run, so it is always replaced.
+    sink.put(layout.summary_path(settings.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
+    log.info(
+        "clip writer finished: %d videos, %d chunks, %d clips passed, %d filtered, %d files written, %d skipped",
+        run_totals["videos"], run_totals["chunks"], run_totals["num_clips_passed"],
+        run_totals["num_clips_filtered"], sum(run_totals["files_written"].values()),
+        sum(run_totals["files_skipped"].values()),
+    )
+    return summary
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------------------
+# Graph building
+
+
+def build_graph(clips, settings: WriterSettings, videos=None):
+    """(stats collection, summary Delayed): one graph, the summary depends on every partition."""
+    check_clip_columns(clips.columns, dict(clips.dtypes))
+    if videos is not None and hasattr(videos, "to_delayed"):
+        videos = dask.delayed(pd.concat)(videos.to_delayed())
+    stats = clips.map_partitions(
+        write_partition, settings, videos, meta=stats_meta(), enforce_metadata=False,
+        align_dataframes=False,
+    )
+    summary = dask.delayed(finish_run, pure=False)(stats.to_delayed(), settings, videos,
+                                                    dask_key_name=f"clipwriter-finish-{_token()}")
+    return stats, summary
+
+
+def _token() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]
