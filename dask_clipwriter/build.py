@@ -17,18 +17,19 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from .records import clip_records_meta
+from .records import REQUIRED_CLIP_COLUMNS, clip_records_meta
 
 
 def conform_clip_frame(df: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
-    """Give a partition exactly ``meta``'s columns (absent optional ones become null)."""
+    """Give a partition ``meta``'s columns: absent optional ones become null; absent required
+    ones stay absent, so the writer reports them."""
     out = df.copy(deep=False)
     for name, dtype in meta.dtypes.items():
-        if name not in out.columns:
+        if name not in out.columns and name not in REQUIRED_CLIP_COLUMNS:
             out[name] = pd.Series([np.nan if dtype.kind == "f" else None] * len(out), index=out.index,
                                   dtype=dtype if dtype.kind in "fO" else object)
     extra = [c for c in out.columns if c not in meta.columns]
-    return out[list(meta.columns) + extra]
+    return out[[c for c in meta.columns if c in out.columns] + extra]
 
 
 def _call_and_conform(func: Callable[..., pd.DataFrame], meta: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:

@@ -147,7 +147,8 @@ class FileSink:
             try:
                 action()
                 return
-            except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError) as exc:
+                # Permanent: retrying cannot help.
                 raise SinkError(f"cannot write {path}: {exc}") from exc
             except Exception as exc:
                 attempt += 1

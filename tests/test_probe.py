@@ -1,0 +1,32 @@
+"""PyAV probing of real encoded bytes."""
+
+import io
+
+import pytest
+from conftest import encode_h264
+
+from dask_clipwriter.probe import ProbeError, probe_clip_bytes, probe_video_file
+
+
+def test_probe_clip_bytes(h264_clip):
+    probe = probe_clip_bytes(h264_clip)
+    assert (probe.width, probe.height, probe.framerate, probe.num_frames, probe.video_codec) == (64, 48, 30.0, 30, "h264")
+
+
+def test_probe_video_file_values():
+    data = encode_h264(width=128, height=72, frames=50, fps=25)
+    probe = probe_video_file(io.BytesIO(data))
+    assert (probe.width, probe.height, probe.framerate, probe.num_frames) == (128, 72, 25.0, 50)
+    assert probe.duration == pytest.approx(2.0) and probe.pixel_format == "yuv420p" and probe.audio_codec is None
+
+
+@pytest.mark.parametrize("data", [b"", b"\x00" * 1000, b"not a video at all"])
+def test_unprobeable_bytes(data):
+    with pytest.raises(ProbeError):
+        probe_clip_bytes(data)
+
+
+def test_truncated_clip_is_refused_or_probed_consistently(h264_clip):
+    # The moov atom of a non-faststart MP4 is at the end: cutting it makes the file unreadable.
+    with pytest.raises(ProbeError):
+        probe_clip_bytes(h264_clip[: len(h264_clip) // 2])
