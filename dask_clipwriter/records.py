@@ -65,6 +65,7 @@ VIDEO_COLUMN_DTYPES: dict[str, str] = {
     "audio_codec": "object",
     "num_total_clips": "float64",
     "num_clip_chunks": "float64",
+    "error": "object",  # [ours] why the video could not be read; such a video has no clips
 }
 
 CONVERT_STRING_HINT = (
@@ -201,6 +202,7 @@ class VideoRecord:
     audio_codec: str | None = None
     num_total_clips: int | None = None
     num_clip_chunks: int | None = None
+    error: str | None = None
 
 
 class _Field:
@@ -446,5 +448,6 @@ def normalise_video_frame(df: pd.DataFrame | None) -> dict[str, VideoRecord]:
             audio_codec=f.text("audio_codec", row.get("audio_codec")),
             num_total_clips=f.integer("num_total_clips", row.get("num_total_clips")),
             num_clip_chunks=f.integer("num_clip_chunks", row.get("num_clip_chunks")),
+            error=f.text("error", row.get("error")),
         )
     return out

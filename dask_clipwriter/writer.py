@@ -208,32 +208,23 @@ def finish_run(
     video_entries = []
     for video in all_videos:
         chunk_rows = rows[rows["video"] == video]
-        rel = rels[video]
-        if chunk_rows.empty:
-            # A video with no clips still gets its chunk 0 document, with zero counts.
-            empty = ChunkStats(video=video, clip_chunk_index=0)
-            sink.put(layout.chunk_json_path(settings.output_path, rel, 0), dumps(chunk_document(empty)))
-        num_clips = int(chunk_rows["num_clips_passed"].sum() + chunk_rows["num_clips_filtered"].sum())
-        doc = video_document(video, video_records.get(video), num_total_clips=num_clips,
-                             num_clip_chunks=chunk_rows["clip_chunk_index"].nunique())
-        sink.put(layout.video_json_path(settings.output_path, rel), dumps(doc))
-        seen = set(int(i) for i in chunk_rows["clip_chunk_index"])
-        expected = range(max(int(doc["num_clip_chunks"] or 0), 1 if chunk_rows.empty else 0))
-        absent = [i for i in expected if i not in seen
-                  and not sink.exists(layout.chunk_json_path(settings.output_path, rel, i))]
-        video_entries.append({"video": video, "complete": not absent, "missing_chunks": absent,
-                              **totals(chunk_rows)})
+        record = video_records.get(video)
+        if record is not None and record.error:
+            if not chunk_rows.empty:
+                raise RecordError(f"video record {video!r} has an error ({record.error}) but also clip records")
+            # [ours] An unreadable video gets an error entry in summary.json and no files.
+            video_entries.append({"video": video, "complete": False, "error": record.error, **totals(chunk_rows)})
+            continue
+        video_entries.append(_finish_video(sink, settings, video, rels[video], record, chunk_rows))
 
     run_totals = totals(rows)
     run_totals["videos"] = len(all_videos)
     run_totals["videos_complete"] = sum(v["complete"] for v in video_entries)
+    run_totals["videos_failed"] = sum("error" in v for v in video_entries)
     # The video JSONs above were written by this task: count them too.
-    for directory, count in sink.counts.files_written.items():
-        run_totals["files_written"][directory] = run_totals["files_written"].get(directory, 0) + count
-    for directory, count in sink.counts.bytes_written.items():
-        run_totals["bytes_written"][directory] = run_totals["bytes_written"].get(directory, 0) + count
-    for directory, count in sink.counts.files_skipped.items():
-        run_totals["files_skipped"][directory] = run_totals["files_skipped"].get(directory, 0) + count
+    for name in ("files_written", "bytes_written", "files_skipped"):
+        merged = Counter(run_totals[name]) + getattr(sink.counts, name)
+        run_totals[name] = dict(sorted(merged.items()))
 
     started = float(rows["started"].min()) if len(rows) else time.time()
     finished = time.time()
@@ -254,6 +245,25 @@ def finish_run(
         sum(run_totals["files_skipped"].values()),
     )
     return summary
+
+
+def _finish_video(sink: FileSink, settings: WriterSettings, video: str, rel: str,
+                  record, chunk_rows: pd.DataFrame) -> dict[str, Any]:
+    """Write one video's processed_videos JSON; return its summary entry."""
+    out = settings.output_path
+    if chunk_rows.empty:
+        # A video with no clips still gets its chunk 0 document, with zero counts.
+        empty = ChunkStats(video=video, clip_chunk_index=0)
+        sink.put(layout.chunk_json_path(out, rel, 0), dumps(chunk_document(empty)))
+    num_clips = int(chunk_rows["num_clips_passed"].sum() + chunk_rows["num_clips_filtered"].sum())
+    doc = video_document(video, record, num_total_clips=num_clips,
+                         num_clip_chunks=chunk_rows["clip_chunk_index"].nunique())
+    sink.put(layout.video_json_path(out, rel), dumps(doc))
+    # Complete: every chunk 0..num_clip_chunks-1 has its marker (from this run or before).
+    seen = {int(i) for i in chunk_rows["clip_chunk_index"]}
+    expected = range(int(doc["num_clip_chunks"] or 0))
+    absent = [i for i in expected if i not in seen and not sink.exists(layout.chunk_json_path(out, rel, i))]
+    return {"video": video, "complete": not absent, "missing_chunks": absent, **totals(chunk_rows)}
 
 
 def _iso(ts: float) -> str:

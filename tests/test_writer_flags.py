@@ -301,3 +301,12 @@ def test_partitions_and_reduction_run_once(writer_factory, tmp_path):
     summary = writer_factory().write(clip_records_from_map(build, range(3)))
     assert sorted(calls.read_text().split()) == ["0", "1", "2"]
     assert summary["totals"]["chunks"] == 3
+
+
+def test_unreadable_video_gets_an_error_entry(writer_factory):
+    videos = pd.DataFrame([{"video": "/in/broken.mp4", "error": "cannot open as video: Invalid data"}])
+    summary = writer_factory().write(records_collection(chunk_frame()), videos)
+    entry = {v["video"]: v for v in summary["videos"]}["/in/broken.mp4"]
+    assert entry["error"] == "cannot open as video: Invalid data" and entry["complete"] is False
+    assert summary["totals"]["videos_failed"] == 1 and summary["totals"]["videos_complete"] == 1
+    assert not (writer_factory.out / "processed_videos/broken.mp4.json").exists()
