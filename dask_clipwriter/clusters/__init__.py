@@ -1,0 +1,63 @@
+"""Where the workers run: one small module per backend, chosen by name.
+
+    from dask_clipwriter.clusters import make_cluster, cluster_summary
+
+    with make_cluster("slurm", cores=4, memory="16GiB", n_workers=8) as cluster, Client(cluster):
+        print(cluster_summary(cluster))
+        ClipWriter(...).write(clips)
+
+``local`` is a ``LocalCluster`` of worker processes (:mod:`.local`); ``slurm`` is
+dask-jobqueue's ``SLURMCluster`` (:mod:`.slurm`, optional extra ``[slurm]``), whose defaults
+live in ``slurm.yaml`` under the Dask config namespace ``clipwriter.cluster.slurm``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+KINDS = ("local", "slurm")
+
+
+def make_cluster(kind: str, **options: Any):
+    """A started ``distributed.deploy.Cluster`` of the given ``kind`` ("local" or "slurm").
+
+    ``options`` are the backend's keyword arguments (see :func:`.local.make_local_cluster`
+    and :func:`.slurm.make_slurm_cluster`). The caller closes the cluster (it is a context
+    manager); for SLURM, closing cancels the worker jobs.
+    """
+    if kind == "local":
+        from .local import make_local_cluster
+
+        known = inspect.signature(make_local_cluster).parameters
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise TypeError(f"unknown local cluster option(s) {unknown}; known: {', '.join(known)}")
+        return make_local_cluster(**options)
+    if kind == "slurm":
+        from .slurm import make_slurm_cluster
+
+        return make_slurm_cluster(**options)
+    raise ValueError(f"unknown cluster kind {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def cluster_summary(cluster) -> str:
+    """One line for a progress display: kind, workers up of requested, jobs, dashboard link."""
+    info = getattr(cluster, "scheduler_info", None) or {}
+    up = len(info.get("workers", {}))
+    requested = getattr(cluster, "requested", None)
+    workers = f"{up}/{len(requested)} workers" if requested is not None else f"{up} workers"
+    parts = [f"{type(cluster).__name__}: {workers}"]
+    jobs = [str(job.job_id) for job in getattr(cluster, "workers", {}).values()
+            if getattr(job, "job_id", None)]
+    if jobs:
+        parts.append(f"jobs {','.join(jobs)}")
+    try:
+        link = cluster.dashboard_link
+    except Exception:  # a closed cluster has no scheduler to ask
+        link = ""
+    parts.append(f"dashboard {link}" if link else "no dashboard")
+    return ", ".join(parts)
+
+
+__all__ = ["KINDS", "cluster_summary", "make_cluster"]
