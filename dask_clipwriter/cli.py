@@ -1,0 +1,214 @@
+"""The ``dask-clipwriter`` command: ``run`` the job, ``demo`` it, ``write`` stored records."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import apply_config_files, field_kind, resolve_job_config, settings_fields
+from .settings import SettingsError, WriterSettings
+
+log = logging.getLogger("dask_clipwriter")
+
+EPILOG = """\
+configuration: defaults live in the 'clipwriter' Dask config namespace
+(dask_clipwriter/clipwriter.yaml, also at conf/clipwriter.yaml). Files given with --config
+override them, DASK_CLIPWRITER__... environment variables override files, flags override all.
+"""
+
+
+def _stage_settings_cls():
+    from .video.chunk import StageSettings
+
+    return StageSettings
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dict[str, type]) -> None:
+    """One flag per settings field; a name shared by writer and stages sets both."""
+    owners: dict[str, list[str]] = {}
+    fields: dict[str, Any] = {}
+    for group, cls in groups.items():
+        for name, f in settings_fields(cls).items():
+            owners.setdefault(name, []).append(group)
+            fields.setdefault(name, f)
+    section = parser.add_argument_group(title)
+    for name, f in fields.items():
+        flag = "--" + name.replace("_", "-")
+        dest = "set:" + ",".join(f"{g}.{name}" for g in owners[name])
+        kind = field_kind(f)
+        where = " and ".join(owners[name])
+        if kind is bool:
+            section.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
+                                 help=f"({where})")
+        elif kind is list:
+            section.add_argument(flag, dest=dest, default=None, metavar="A,B",
+                                 type=lambda text: [t for t in text.split(",") if t],
+                                 help=f"comma-separated list ({where})")
+        else:
+            section.add_argument(flag, dest=dest, default=None, type=kind, metavar=kind.__name__.upper(),
+                                 help=f"({where})")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith("set:") and value is not None:
+            for key in dest[4:].split(","):
+                out[key] = value
+    return out
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", action="append", default=[], metavar="FILE",
+                        help="YAML file with a 'clipwriter:' section (repeatable; later files win)")
+    parser.add_argument("--cluster", choices=["local", "slurm"], default=None,
+                        help="where the workers run (default: clipwriter.cluster.kind, 'local')")
+    parser.add_argument("--n-workers", type=int, default=None, help="number of workers (local or SLURM jobs)")
+    parser.add_argument("--log-level", default="WARNING", help="Python log level for dask_clipwriter")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dask-clipwriter",
+        description="Write NeMo-Curator-compatible video clip datasets with Dask.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="the batch job: videos under --input to a dataset under --output",
+                         description="List, probe, split, transcode, score and write a folder of videos.",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--input", dest="input_path", help="folder or URL of source videos")
+    run.add_argument("--output", dest="output_path", help="dataset root (local path or URL)")
+    _common(run)
+    _add_settings_flags(run, "writer and stage options", {"writer": WriterSettings, "stages": _stage_settings_cls()})
+
+    demo = sub.add_parser("demo", help="generate sample videos and run the job on a LocalCluster",
+                          description="The embedded default: sample videos (moving and static), the job "
+                                      "on a LocalCluster, a dataset in a local folder.")
+    demo.add_argument("--output", dest="demo_dir", default="demo-output",
+                      help="folder for the sample videos and the dataset (default: ./demo-output)")
+    demo.add_argument("--log-level", default="WARNING")
+    demo.add_argument("--n-workers", type=int, default=None)
+
+    write = sub.add_parser("write", help="write clip records stored as a Parquet dataset",
+                           description="Write clip records (and optional video records) stored as Parquet.",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    write.add_argument("records", help="Parquet dataset (file, folder or URL) of clip records")
+    write.add_argument("--videos", help="Parquet file of video records")
+    write.add_argument("--input", dest="input_path", help="the input_path prefix of the records' videos")
+    write.add_argument("--output", dest="output_path", help="dataset root (local path or URL)")
+    _common(write)
+    _add_settings_flags(write, "writer options", {"writer": WriterSettings})
+    return parser
+
+
+def _start_cluster(kind: str, options: dict[str, Any], n_workers: int | None = None):
+    """(cluster, client) for ``kind`` with the resolved options; prints the dashboard link."""
+    from distributed import Client
+
+    from .clusters import make_cluster
+
+    if n_workers is not None:
+        options = {**options, "n_workers": n_workers}
+    cluster = make_cluster(kind, **options)
+    client = Client(cluster)
+    print(f"dashboard: {client.dashboard_link}", file=sys.stderr, flush=True)
+    return cluster, client
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .job import run_job
+
+    apply_config_files(args.config)
+    overrides = _overrides(args) | {"input_path": args.input_path, "output_path": args.output_path,
+                                    "cluster": args.cluster}
+    cfg = resolve_job_config(_stage_settings_cls(), overrides)
+    cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
+    with cluster, client:
+        summary = run_job(cfg, client)
+    return 0 if not summary["totals"].get("videos_failed") else 3
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .config import JobConfig, build_settings
+    from .job import run_job
+    from .video.samples import make_sample_videos
+
+    root = Path(args.demo_dir).resolve()
+    videos_dir, out = root / "videos", root / "dataset"
+    paths = make_sample_videos(videos_dir)
+    print(f"generated {len(paths)} sample videos in {videos_dir}", file=sys.stderr, flush=True)
+    stages = build_settings(_stage_settings_cls(), {})
+    writer = WriterSettings(output_path=str(out), input_path=str(videos_dir), generate_previews=True)
+    cfg = JobConfig(input_path=str(videos_dir), output_path=str(out), writer=writer, stages=stages)
+    cluster, client = _start_cluster("local", {"n_workers": 2}, args.n_workers)
+    with cluster, client:
+        run_job(cfg, client)
+    print(f"dataset: {out}", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_write(args: argparse.Namespace) -> int:
+    import dask.config
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from .config import build_settings, section
+    from .job import write_with_progress
+
+    apply_config_files(args.config)
+    top = {k.replace("-", "_"): v for k, v in dask.config.get("clipwriter").items()}
+    output_path = args.output_path or top.get("output_path")
+    input_path = args.input_path or top.get("input_path")
+    if not output_path or not input_path:
+        raise SettingsError("write needs --output and --input (or clipwriter.output-path / input-path)")
+    storage_options = dict(top.get("storage_options") or {})
+    values = section("writer") | {k.split(".", 1)[1]: v for k, v in _overrides(args).items()}
+    settings = build_settings(WriterSettings, values, output_path=output_path, input_path=input_path,
+                              storage_options=storage_options)
+    # pyarrow dtypes keep bytes and nested columns intact (no string conversion).
+    clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=storage_options)
+    videos = pd.read_parquet(args.videos, storage_options=storage_options) if args.videos else None
+    kind = args.cluster or dask.config.get("clipwriter.cluster.kind", default="local")
+    options = section(f"cluster.{kind}")
+    cluster, client = _start_cluster(kind, options, args.n_workers)
+    with cluster, client:
+        summary = write_with_progress(settings, client, clips, videos, clips.npartitions, sys.stderr)
+    totals = summary["totals"]
+    print(f"wrote {totals['chunks']} chunks, {totals['num_clips_passed']} clips passed, "
+          f"{totals['num_clips_filtered']} filtered; summary: {output_path.rstrip('/')}/summary.json",
+          file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # distributed reads its log level when imported, in this process and in every worker
+    # process it spawns (they inherit the environment): keep its INFO chatter off the terminal.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import distributed  # noqa: F401  (configures its loggers on import; quieten them after)
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write}
+    try:
+        return commands[args.command](args)
+    except (SettingsError, FileNotFoundError) as exc:
+        print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

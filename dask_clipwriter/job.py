@@ -1,0 +1,144 @@
+"""The batch job's Dask plumbing: raw videos -> clip records -> written dataset.
+
+    list (client) ─▶ probe (workers, one task per video) ─▶ plan (client, from the probe)
+        ─▶ one partition per chunk (dd.from_map: decode, transcode, motion, previews, plug-ins)
+        ─▶ ClipWriter graph (write_partition + finish_run), computed once with progress
+
+The stage logic lives in :mod:`dask_clipwriter.video`; nothing here decodes a frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import asdict
+from typing import Any, TextIO
+
+import pandas as pd
+
+from . import layout
+from .build import clip_records_from_map
+from .config import JobConfig
+from .progress import ChunkProgress
+from .records import clip_records_meta
+from .settings import WriterSettings
+from .writer import build_graph
+
+log = logging.getLogger(__name__)
+
+
+def probe_source(video: str, storage_options: dict[str, Any]) -> dict[str, Any]:
+    """A video record for one source video (runs on a worker). Never raises: an unreadable,
+    empty or truncated video becomes a record with ``error`` and no clips."""
+    import fsspec
+
+    from .probe import probe_video_file
+
+    try:
+        with fsspec.open(video, "rb", **storage_options) as fh:
+            probe = probe_video_file(fh)
+        return {"video": video, **asdict(probe), "error": None}
+    except Exception as exc:  # any failure to read is a per-video error, not a run failure
+        return {"video": video, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def plan_videos(probes: list[dict[str, Any]], stages) -> tuple[list, pd.DataFrame]:
+    """Chunk plans of every readable video, and the video records (client side, no I/O)."""
+    from .video.chunk import plan_video
+
+    plans, rows = [], []
+    for probe in probes:
+        row = {"video": probe["video"], "error": probe.get("error")}
+        if not row["error"]:
+            chunks = plan_video(probe["video"], probe, stages)
+            plans.extend((chunk, probe) for chunk in chunks)
+            row.update(
+                height=probe["height"], width=probe["width"], framerate=probe["framerate"],
+                num_frames=probe["num_frames"], duration=probe["duration"],
+                video_codec=probe["video_codec"], pixel_format=probe["pixel_format"],
+                audio_codec=probe["audio_codec"], num_clip_chunks=len(chunks),
+                num_total_clips=chunks[0].num_total_clips if chunks else 0,
+            )
+        rows.append(row)
+    videos = pd.DataFrame(rows, columns=["video", "height", "width", "framerate", "num_frames", "duration",
+                                         "video_codec", "pixel_format", "audio_codec", "num_total_clips",
+                                         "num_clip_chunks", "error"])
+    return plans, videos
+
+
+def chunk_records(item, resume_marker: str | None, *, stages, storage_options: dict[str, Any]) -> pd.DataFrame:
+    """One partition: the clip records of one chunk (runs on a worker)."""
+    plan, probe = item
+    if resume_marker is not None:
+        import fsspec
+
+        fs, path = fsspec.url_to_fs(resume_marker, **storage_options)
+        if fs.exists(path):
+            # Already complete: the writer reads this chunk's marker and skips it, so only
+            # the keys are needed; nothing is decoded again.
+            return pd.DataFrame([
+                {"video": plan.video, "clip_chunk_index": plan.chunk_index, "span_uuid": span.uuid,
+                 "span_start": span.start, "span_end": span.end}
+                for span in plan.spans
+            ])
+    from .video.chunk import process_chunk
+
+    return process_chunk(plan, probe, stages, storage_options=storage_options)
+
+
+def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str, Any]:
+    """Run the whole job on ``client``'s cluster; returns the writer's summary."""
+    from .video.listing import list_videos
+
+    stream = stream or sys.stderr
+    started = time.monotonic()
+    videos = list_videos(cfg.input_path, extensions=cfg.stages.extensions, limit=cfg.stages.limit,
+                         storage_options=cfg.storage_options)
+    print(f"found {len(videos)} videos under {cfg.input_path}", file=stream, flush=True)
+    probes = client.gather(client.map(probe_source, videos, storage_options=cfg.storage_options,
+                                      key=[f"probe-{i}-{layout.chunk_uuid(v, 0)[:8]}" for i, v in enumerate(videos)]))
+    plans, video_records = plan_videos(probes, cfg.stages)
+    failed = video_records["error"].notna().sum()
+    print(f"planned {len(plans)} chunks, {int(video_records['num_total_clips'].fillna(0).sum())} clips"
+          f"{f'; {failed} unreadable videos' if failed else ''}", file=stream, flush=True)
+
+    markers = [
+        layout.chunk_json_path(cfg.output_path, layout.relative_video_path(plan.video, cfg.input_path),
+                               plan.chunk_index) if cfg.writer.resume else None
+        for plan, _ in plans
+    ]
+    clips = clip_records_from_map(
+        chunk_records, plans, markers, stages=cfg.stages, storage_options=cfg.storage_options,
+        meta=clip_records_meta(), label="clip-chunk",
+    ) if plans else None
+    summary = write_with_progress(cfg.writer, client, clips, video_records, len(plans), stream)
+    totals = summary["totals"]
+    print(
+        f"done in {time.monotonic() - started:.1f} s: {totals['videos']} videos, {totals['chunks']} chunks, "
+        f"{totals['num_clips_passed']} clips passed, {totals['num_clips_filtered']} filtered, "
+        f"{sum(totals['files_written'].values())} files / {sum(totals['bytes_written'].values()) / 1e6:.1f} MB "
+        f"written, {sum(totals['files_skipped'].values())} skipped, {totals.get('videos_failed', 0)} videos failed",
+        file=stream, flush=True,
+    )
+    print(f"summary: {layout.summary_path(cfg.output_path)}", file=stream, flush=True)
+    return summary
+
+
+def write_with_progress(settings: WriterSettings, client, clips, videos: pd.DataFrame | None, total: int,
+                        stream: TextIO) -> dict:
+    """Compute the writer graph once: chunk stats stream back for progress, then the summary."""
+    from distributed import as_completed
+
+    if clips is None:  # no video had a clip: still write video JSONs and summary.json
+        from .writer import finish_run
+
+        return client.submit(finish_run, [], settings, videos, pure=False).result()
+    stats, summary = build_graph(clips, settings, videos)
+    futures = client.compute([*stats.to_delayed(), summary])
+    *chunk_futures, summary_future = futures
+    progress = ChunkProgress(total, stream=stream)
+    for future in as_completed(chunk_futures):
+        progress.update(future.result())
+    progress.close()
+    return summary_future.result()
