@@ -178,7 +178,9 @@ def decode_motion_vectors(data: bytes) -> tuple[list[np.ndarray], int, int]:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         stream.codec_context.options = {"flags2": "+export_mvs"}
-        stream.thread_type = "AUTO"
+        # Frame threading makes the exported motion vectors vary from run to run (seen with
+        # FFmpeg 8): decode single-threaded so the same bytes always score the same.
+        stream.thread_type = "NONE"
         rate = stream.average_rate or stream.base_rate
         step = sample_step(float(rate) if rate else None)
         duration = container.duration / 1_000_000 if container.duration is not None else None
