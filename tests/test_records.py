@@ -97,3 +97,16 @@ def test_records_helper_keeps_bytes_and_nested_values():
     assert got["buffer"][0] == clip["buffer"]
     assert isinstance(got["embedding"][0], np.ndarray) and got["windows"][0][0]["webp"] == clip["windows"][0]["webp"]
     assert list(got.columns)[:5] == ["video", "clip_chunk_index", "span_uuid", "span_start", "span_end"]
+
+
+def test_records_round_trip_through_parquet(tmp_path):
+    clip = make_clip("/in/a.mp4", 0, 0, errors={"decode": "bad"},
+                     windows=[{"start_frame": 0, "end_frame": 9, "caption": {"qwen": "hi"}, "webp": b"W"}])
+    from dask_clipwriter.records import clip_records_to_table
+
+    pq.write_table(clip_records_to_table(pd.DataFrame([clip, make_clip("/in/a.mp4", 0, 1, windows=None)])),
+                   tmp_path / "r.parquet")
+    first, second = normalise_clip_partition(pd.read_parquet(tmp_path / "r.parquet", dtype_backend="pyarrow"))
+    assert first.buffer == clip["buffer"] and first.errors == {"decode": "bad"}
+    assert first.windows[0].caption == {"qwen": "hi"} and first.windows[0].webp == b"W"
+    assert np.allclose(first.embedding, clip["embedding"]) and second.windows == []
