@@ -1,0 +1,94 @@
+"""The clipwriter config namespace: YAML defaults, files, environment, flags."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import dask.config
+import pytest
+import yaml
+
+from dask_clipwriter.cli import build_parser
+from dask_clipwriter.config import DEFAULTS_FILE, apply_config_files, resolve_job_config
+from dask_clipwriter.settings import SettingsError, WriterSettings
+from dask_clipwriter.video.stage_settings import StageSettings
+
+
+@pytest.fixture(autouse=True)
+def fresh_config():
+    saved = copy.deepcopy(dask.config.config)
+    yield
+    dask.config.config.clear()
+    dask.config.config.update(saved)
+
+
+def _yaml_section(name):
+    return {k.replace("-", "_"): v for k, v in yaml.safe_load(DEFAULTS_FILE.read_text())["clipwriter"][name].items()}
+
+
+@pytest.mark.parametrize(("section", "cls", "skip"), [
+    ("writer", WriterSettings, {"output_path", "input_path", "storage_options"}),
+    ("stages", StageSettings, set()),
+])
+def test_yaml_defaults_equal_the_dataclass_defaults(section, cls, skip):
+    values = _yaml_section(section)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    assert set(values) == set(fields)
+    for name, f in fields.items():
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        assert values[name] == (list(default) if isinstance(default, tuple) else default), name
+
+
+def test_precedence_defaults_file_env_flags(tmp_path, monkeypatch):
+    conf = tmp_path / "site.yaml"
+    conf.write_text("clipwriter:\n  input-path: /in\n  output-path: /out\n  writer:\n    max-workers: 3\n"
+                    "    dry-run: true\n  stages:\n    clip-len-s: 5\n")
+    monkeypatch.setenv("DASK_CLIPWRITER__WRITER__MAX_WORKERS", "9")
+    apply_config_files([conf])
+    cfg = resolve_job_config(StageSettings, {"stages.clip_len_s": 7.0})
+    assert cfg.writer.dry_run is True  # file over default
+    assert cfg.writer.max_workers == 9  # environment over file
+    assert cfg.stages.clip_len_s == 7.0  # flag over file
+    assert cfg.stages.clip_stride_s == 10.0 and cfg.writer.embedding_algorithm == "cosmos-embed1-224p"
+    assert (cfg.input_path, cfg.output_path, cfg.cluster_kind) == ("/in", "/out", "local")
+
+
+def test_unknown_option_is_named(tmp_path):
+    conf = tmp_path / "typo.yaml"
+    conf.write_text("clipwriter:\n  writer:\n    dryrun: true\n")
+    apply_config_files([conf])
+    with pytest.raises(SettingsError, match=r"unknown WriterSettings option\(s\) \['dryrun'\]"):
+        resolve_job_config(StageSettings, {"input_path": "/in", "output_path": "/out"})
+
+
+def test_file_without_namespace_is_refused(tmp_path):
+    conf = tmp_path / "bare.yaml"
+    conf.write_text("writer:\n  dry-run: true\n")
+    with pytest.raises(SettingsError, match="has no top-level 'clipwriter:' section"):
+        apply_config_files([conf])
+
+
+def test_paths_are_required():
+    with pytest.raises(SettingsError, match="no input path: pass --input"):
+        resolve_job_config(StageSettings, {"output_path": "/out"})
+
+
+def test_flags_parse_into_overrides():
+    from dask_clipwriter.cli import _overrides
+
+    args = build_parser().parse_args(["run", "--input", "/in", "--no-upload-clips", "--caption-models", "a,b",
+                                      "--clip-len-s", "4", "--generate-previews", "--motion-filter", "score-only"])
+    over = _overrides(args)
+    assert over == {"writer.upload_clips": False, "writer.caption_models": ["a", "b"], "stages.clip_len_s": 4.0,
+                    "writer.generate_previews": True, "stages.generate_previews": True,
+                    "stages.motion_filter": "score-only"}
+
+
+def test_help_reads_well(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--input", "--output", "--config", "--cluster", "--dry-run", "--embedder", "--motion-filter"):
+        assert flag in text
+    assert "DASK_CLIPWRITER__" in text
