@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import uuid
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests' own helper modules (reference.py, ...)
 
-from dask_clipwriter import ClipWriter, clip_records_from_map  # noqa: E402
+from clip_helpers import encode_h264  # noqa: E402
 
-
-def clip_uuid(*parts) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "_".join(map(str, parts))))
-
-
-def make_clip(video: str, chunk: int, i: int, **overrides) -> dict:
-    """A plausible clip record: passed, 10 s span, probe values given, no bytes-probing."""
-    start = 10.0 * i
-    record = {
-        "video": video,
-        "clip_chunk_index": chunk,
-        "span_uuid": clip_uuid(video, chunk, i),
-        "span_start": start,
-        "span_end": start + 10.0,
-        "filtered_by": None,
-        "buffer": f"mp4:{video}:{i}".encode() * 10,
-        "width": 640, "height": 360, "framerate": 30.0, "num_frames": 300, "video_codec": "h264",
-        "motion_score_global_mean": 0.01,
-        "motion_score_per_patch_min_256": 0.001,
-        "windows": [{"start_frame": 0, "end_frame": 255, "caption": {"qwen": f"clip {i}"},
-                     "webp": b"RIFF-webp-" + str(i).encode()}],
-        "embedding": np.full(8, i, dtype=np.float32),
-    }
-    record.update(overrides)
-    return record
-
-
-def records_collection(*frames: pd.DataFrame):
-    """A Dask collection with one partition per given frame (built the package's way)."""
-    frames = list(frames)
-    return clip_records_from_map(lambda k: frames[k], range(len(frames)))
-
-
-def tree(root) -> dict[str, bytes]:
-    """Every file below ``root`` as {relative path: bytes} (summary.json left out)."""
-    root = Path(root)
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*")) if p.is_file() and p.name != "summary.json"
-    }
+from dask_clipwriter import ClipWriter  # noqa: E402
 
 
 @pytest.fixture
@@ -69,24 +27,6 @@ def writer_factory(tmp_path):
 
     factory.out = out
     return factory
-
-
-def encode_h264(width=64, height=48, frames=30, fps=30) -> bytes:
-    """Real H.264 MP4 bytes made with PyAV."""
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for k in range(frames):
-            img = np.zeros((height, width, 3), np.uint8)
-            img[:, (k * 2) % width:] = 200
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="session")

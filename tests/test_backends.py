@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 import reference as ref
-from conftest import make_clip, tree
+from clip_helpers import make_clip, tree
 
 from dask_clipwriter import ClipWriter, clip_records_from_map
 

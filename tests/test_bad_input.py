@@ -6,7 +6,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
-from conftest import make_clip, records_collection, tree
+from clip_helpers import make_clip, records_collection, tree
 
 from dask_clipwriter import ClipWriter, RecordError, SettingsError
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import reference as ref
 import yaml
-from conftest import make_clip
+from clip_helpers import make_clip
 
 from dask_clipwriter import ClipWriter, clip_records_from_map
 from dask_clipwriter.clusters import cluster_summary, make_cluster

@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from conftest import encode_h264
+from clip_helpers import encode_h264
 
 from dask_clipwriter.probe import ProbeError, probe_clip_bytes, probe_video_file
 

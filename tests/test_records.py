@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import make_clip, records_collection
+from clip_helpers import make_clip, records_collection
 
 from dask_clipwriter.records import RecordError, is_missing, normalise_clip_partition
 

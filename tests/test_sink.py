@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import make_clip, records_collection
+from clip_helpers import make_clip, records_collection
 
 from dask_clipwriter import ChunkWriteError
 from dask_clipwriter.sink import FileSink, SinkError

@@ -8,7 +8,7 @@ import logging
 import dask
 import numpy as np
 import pandas as pd
-from conftest import encode_h264, make_clip, records_collection, tree
+from clip_helpers import encode_h264, make_clip, records_collection, tree
 
 from dask_clipwriter.layout import chunk_uuid
 
