@@ -209,3 +209,25 @@ def test_cli_run_and_write(tmp_path, videos):
         for u in read(out / chunk)["clips"]:
             meta = f"metas/v0/{u}.json"
             assert (out2 / meta).read_bytes().replace(str(out2).encode(), str(out).encode()) == (out / meta).read_bytes()
+
+
+@pytest.mark.s3
+def test_job_reads_and_writes_s3(videos, s3_bucket, cluster_client):
+    """Source videos listed and decoded from s3://, dataset written to s3:// (moto)."""
+    name, options, fs = s3_bucket
+    fs.put(str(videos / "pan.mp4"), f"{name}/raw/pan.mp4")
+    fs.put(str(videos / "corrupt.mp4"), f"{name}/raw/bad/corrupt.mp4")
+    source, out = f"s3://{name}/raw", f"s3://{name}/dataset"
+    writer = WriterSettings(output_path=out, input_path=source, storage_options=options)
+    cfg = JobConfig(input_path=source, output_path=out, writer=writer, stages=StageSettings(**STAGES),
+                    storage_options=options)
+    with cluster_client.as_current():
+        summary = run_job(cfg, cluster_client, stream=sys.stderr)
+    assert summary["totals"]["num_clips_passed"] == 3 and summary["totals"]["videos_failed"] == 1
+    chunk = json.loads(fs.cat_file(f"{name}/dataset/processed_clip_chunks/pan.mp4_0.json"))
+    u = chunk["clips"][0]
+    assert u == spec_uuid(f"{source}/pan.mp4", 0.0, 4.0)
+    meta = json.loads(fs.cat_file(f"{name}/dataset/metas/v0/{u}.json"))
+    assert meta["clip_location"] == f"{out}/clips/{u}.mp4" and meta["source_video"] == f"{source}/pan.mp4"
+    assert fs.size(f"{name}/dataset/clips/{u}.mp4") == meta["num_bytes"]
+    assert "testing" not in json.dumps(summary)
