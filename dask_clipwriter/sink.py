@@ -70,6 +70,7 @@ class FileSink:
         self.verbose = verbose
         self.counts = SinkCounts()
         self._counts_lock = threading.Lock()  # put_many updates counts from several threads
+        self._made_dirs: set[str] = set()  # local directories known to exist (saves a mkdir per file)
 
     # -- public API --------------------------------------------------------------------
 
@@ -128,7 +129,9 @@ class FileSink:
             self.fs.pipe_file(fs_path, data)  # one PUT: the object appears whole or not at all
             return
         directory = os.path.dirname(fs_path)
-        os.makedirs(directory, exist_ok=True)
+        if directory not in self._made_dirs:
+            os.makedirs(directory, exist_ok=True)
+            self._made_dirs.add(directory)
         tmp = os.path.join(directory, f".{os.path.basename(fs_path)}.{uuid.uuid4().hex}.tmp")
         try:
             with open(tmp, "wb") as fh:

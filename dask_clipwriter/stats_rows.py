@@ -78,9 +78,9 @@ def stats_row(
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    if not rows:
-        return stats_meta()
-    return pd.DataFrame(rows).astype(STATS_COLUMNS)[list(STATS_COLUMNS)]
+    # Column by column: a whole-frame astype costs ~15 ms per partition under pandas 3.
+    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
+                         for name, dtype in STATS_COLUMNS.items()})
 
 
 def _sum_json(column) -> dict[str, int]:
