@@ -23,7 +23,7 @@ override them, DASK_CLIPWRITER__... environment variables override files, flags 
 
 
 def _stage_settings_cls():
-    from .video.chunk import StageSettings
+    from .video.stage_settings import StageSettings
 
     return StageSettings
 
@@ -157,34 +157,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
-    import dask.config
     import dask.dataframe as dd
     import pandas as pd
 
-    from .config import build_settings, section
     from .job import write_with_progress
 
     apply_config_files(args.config)
-    top = {k.replace("-", "_"): v for k, v in dask.config.get("clipwriter").items()}
-    output_path = args.output_path or top.get("output_path")
-    input_path = args.input_path or top.get("input_path")
-    if not output_path or not input_path:
-        raise SettingsError("write needs --output and --input (or clipwriter.output-path / input-path)")
-    storage_options = dict(top.get("storage_options") or {})
-    values = section("writer") | {k.split(".", 1)[1]: v for k, v in _overrides(args).items()}
-    settings = build_settings(WriterSettings, values, output_path=output_path, input_path=input_path,
-                              storage_options=storage_options)
+    overrides = _overrides(args) | {"input_path": args.input_path, "output_path": args.output_path,
+                                    "cluster": args.cluster}
+    cfg = resolve_job_config(None, overrides)
     # pyarrow dtypes keep bytes and nested columns intact (no string conversion).
-    clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=storage_options)
-    videos = pd.read_parquet(args.videos, storage_options=storage_options) if args.videos else None
-    kind = args.cluster or dask.config.get("clipwriter.cluster.kind", default="local")
-    options = section(f"cluster.{kind}")
-    cluster, client = _start_cluster(kind, options, args.n_workers)
+    clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=cfg.storage_options)
+    videos = pd.read_parquet(args.videos, storage_options=cfg.storage_options) if args.videos else None
+    cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:
-        summary = write_with_progress(settings, client, clips, videos, clips.npartitions, sys.stderr)
+        summary = write_with_progress(cfg.writer, client, clips, videos, clips.npartitions, sys.stderr,
+                                      unit="partitions")
     totals = summary["totals"]
     print(f"wrote {totals['chunks']} chunks, {totals['num_clips_passed']} clips passed, "
-          f"{totals['num_clips_filtered']} filtered; summary: {output_path.rstrip('/')}/summary.json",
+          f"{totals['num_clips_filtered']} filtered; summary: {cfg.output_path.rstrip('/')}/summary.json",
           file=sys.stderr)
     return 0
 

@@ -103,11 +103,12 @@ class JobConfig:
     cluster_options: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_job_config(stage_settings_cls, overrides: Mapping[str, Any] | None = None) -> JobConfig:
+def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | None = None) -> JobConfig:
     """Read the ``clipwriter`` namespace (after files/env/flags are applied) into dataclasses.
 
     ``overrides`` holds flag values: ``input_path``, ``output_path``, ``cluster``, and
-    ``writer.<field>`` / ``stages.<field>`` keys.
+    ``writer.<field>`` / ``stages.<field>`` keys. Without ``stage_settings_cls`` (the
+    ``write`` command) ``stages`` is None.
     """
     overrides = dict(overrides or {})
     top = _canonical(dask.config.get(NAMESPACE))
@@ -129,7 +130,7 @@ def resolve_job_config(stage_settings_cls, overrides: Mapping[str, Any] | None =
         WriterSettings, writer_values,
         input_path=str(input_path), output_path=str(output_path), storage_options=storage_options,
     )
-    stages = build_settings(stage_settings_cls, stage_values)
+    stages = build_settings(stage_settings_cls, stage_values) if stage_settings_cls else None
     cluster = _canonical(dask.config.get(f"{NAMESPACE}.cluster", default={}))
     kind = overrides.get("cluster") or cluster.get("kind") or "local"
     options = _canonical(dask.config.get(f"{NAMESPACE}.cluster.{kind}", default={}) or {})

@@ -126,8 +126,9 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
 
 
 def write_with_progress(settings: WriterSettings, client, clips, videos: pd.DataFrame | None, total: int,
-                        stream: TextIO) -> dict:
-    """Compute the writer graph once: chunk stats stream back for progress, then the summary."""
+                        stream: TextIO, unit: str = "chunks") -> dict:
+    """Compute the writer graph once: each partition's stats rows stream back for progress,
+    then the summary. ``total`` counts partitions (one chunk each in the job)."""
     from distributed import as_completed
 
     if clips is None:  # no video had a clip: still write video JSONs and summary.json
@@ -137,7 +138,7 @@ def write_with_progress(settings: WriterSettings, client, clips, videos: pd.Data
     stats, summary = build_graph(clips, settings, videos)
     futures = client.compute([*stats.to_delayed(), summary])
     *chunk_futures, summary_future = futures
-    progress = ChunkProgress(total, stream=stream)
+    progress = ChunkProgress(total, stream=stream, unit=unit)
     for future in as_completed(chunk_futures):
         progress.update(future.result())
     progress.close()
