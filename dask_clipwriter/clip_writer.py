@@ -97,15 +97,20 @@ class ClipWriter:
         """Write the dataset for ``clips`` (a Dask DataFrame of clip records).
 
         ``videos`` is an optional table of video records (pandas or Dask). Returns the run
-        summary (the content of summary.json). With ``compute=False`` returns a
-        ``dask.delayed`` object instead, to compute together with other work
-        (``dask.compute(writer.write(clips, compute=False), other)``). ``progress=True``
-        shows a progress bar (distributed's under a Client, Dask's local one otherwise).
+        summary (the content of summary.json). With ``compute=False`` returns the lazy
+        collection instead: a one-element Dask Series whose value is the summary, to compute
+        together with other work in one graph (partitions shared, never computed twice)::
+
+            result, other = dask.compute(writer.write(clips, compute=False), other)
+            summary = result.iloc[0]
+
+        ``progress=True`` shows a progress bar (distributed's under a Client, Dask's local
+        one otherwise).
         """
         _, summary = build_graph(clips, self.settings, videos)
         if not compute:
             return summary
-        return compute_with_progress(summary, progress=progress)
+        return compute_with_progress(summary, progress=progress).iloc[0]
 
 
 ClipWriterStage = ClipWriter

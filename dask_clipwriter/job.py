@@ -23,7 +23,7 @@ from .config import JobConfig
 from .progress import ChunkProgress
 from .records import clip_records_meta
 from .settings import WriterSettings
-from .writer import build_graph
+from .writer import stats_collection, summary_collection, video_collection
 
 log = logging.getLogger(__name__)
 
@@ -127,19 +127,18 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
 
 def write_with_progress(settings: WriterSettings, client, clips, videos: pd.DataFrame | None, total: int,
                         stream: TextIO, unit: str = "chunks") -> dict:
-    """Compute the writer graph once: each partition's stats rows stream back for progress,
-    then the summary. ``total`` counts partitions (one chunk each in the job)."""
-    from distributed import as_completed
+    """Write with a progress line: the writer partitions are persisted on the cluster (each
+    computed once, only its small stats rows kept), reported as they finish, then reduced."""
+    from distributed import as_completed, futures_of
 
     if clips is None:  # no video had a clip: still write video JSONs and summary.json
         from .writer import finish_run
 
         return client.submit(finish_run, [], settings, videos, pure=False).result()
-    stats, summary = build_graph(clips, settings, videos)
-    futures = client.compute([*stats.to_delayed(), summary])
-    *chunk_futures, summary_future = futures
+    videos_collection = video_collection(videos)
+    stats = client.persist(stats_collection(clips, settings, videos_collection))
     progress = ChunkProgress(total, stream=stream, unit=unit)
-    for future in as_completed(chunk_futures):
+    for future in as_completed(futures_of(stats)):
         progress.update(future.result())
     progress.close()
-    return summary_future.result()
+    return client.compute(summary_collection(stats, settings, videos_collection)).result().iloc[0]

@@ -21,7 +21,7 @@ STATS_COLUMNS: dict[str, str] = {
     "video": "str",
     "clip_chunk_index": "int64",
     "partition": "int64",
-    "status": "str",  # "written" or "resumed"
+    "status": "str",  # "written" or "resumed"; "video" for a carried video record
     **{key: "int64" for key in COUNTER_KEYS},
     "num_clips_filtered": "int64",
     "total_clip_duration": "float64",
@@ -34,6 +34,7 @@ STATS_COLUMNS: dict[str, str] = {
     "files_skipped": "str",  # JSON {directory: files}
     "started": "float64",
     "finished": "float64",
+    "video_record": "str",  # JSON of a video record (status "video" rows only)
 }
 
 
@@ -73,8 +74,41 @@ def stats_row(
         files_skipped=json.dumps(dict(files_skipped)),
         started=started,
         finished=finished,
+        video_record="",
     )
     return row
+
+
+def video_record_rows(videos: pd.DataFrame) -> pd.DataFrame:
+    """Video records as rows of the stats frame, so the one reduction over the stats rows
+    also sees them (status "video", the record as JSON; counters zero)."""
+    # to_dict, not to_json: pandas' JSON writer rounds floats to 10 digits.
+    records = videos.to_dict(orient="records")
+    rows = []
+    for record in records:
+        row = stats_row(ChunkStats(video=str(record.get("video")), clip_chunk_index=-1), partition=-1,
+                        status="video", errors=Counter(), missing=Counter(), files_written=Counter(),
+                        bytes_written=Counter(), files_skipped=Counter(), started=float("nan"),
+                        finished=float("nan"))
+        row["video_record"] = json.dumps(record, default=_plain)
+        rows.append(row)
+    return rows_frame(rows)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and pandas' missing values as JSON-able Python values."""
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def split_video_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """(chunk rows, video records or None) from the reduction's input."""
+    is_video = rows["status"] == "video"
+    records = [json.loads(text) for text in rows.loc[is_video, "video_record"]]
+    return rows[~is_video], (pd.DataFrame(records) if records else None)
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

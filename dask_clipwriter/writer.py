@@ -1,13 +1,15 @@
 """The Dask plumbing of the clip writer: per-partition task, run reduction, compute.
 
-``ClipWriter.write`` builds one graph::
+``ClipWriter.write`` builds one Dask expression graph::
 
     clip records ──map_partitions(write_partition)──▶ stats rows (one per chunk)
-                                                        │
-                                 finish_run (one task) ◀┘ video JSONs + summary.json
+    video records (one partition, broadcast) ─────────────┤
+                              reduction: finish_run (one task) ── video JSONs + summary.json
 
 Partition tasks run on the workers, write every file of their chunks and return only small
-stats rows; ``finish_run`` is the reduction. Nothing in this module knows a JSON key.
+stats rows; ``finish_run`` is the reduction. Staying in expressions (no ``to_delayed``)
+lets a user compute the summary together with their own work on the same records without
+computing any partition twice. Nothing in this module knows a JSON key.
 """
 
 from __future__ import annotations
@@ -42,7 +44,15 @@ from .records import (
 )
 from .settings import WriterSettings
 from .sink import FileSink, SinkError
-from .stats_rows import conflicts, rows_frame, stats_meta, stats_row, totals
+from .stats_rows import (
+    conflicts,
+    rows_frame,
+    split_video_rows,
+    stats_meta,
+    stats_row,
+    totals,
+    video_record_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +193,7 @@ def _delta(before, sink: FileSink) -> tuple[Counter, Counter, Counter]:
 def finish_run(
     parts: list[pd.DataFrame], settings: WriterSettings, videos: pd.DataFrame | None = None
 ) -> dict[str, Any]:
-    rows = pd.concat([stats_meta(), *parts], ignore_index=True) if parts else stats_meta()
+    rows = pd.concat([stats_meta(), *parts], ignore_index=True)
     rows = rows.sort_values(["video", "clip_chunk_index"], kind="stable").reset_index(drop=True)
     sink = make_sink(settings)
     video_records = normalise_video_frame(videos)
@@ -274,21 +284,53 @@ def _iso(ts: float) -> str:
 # Graph building
 
 
-def build_graph(clips, settings: WriterSettings, videos=None):
-    """(stats collection, summary Delayed): one graph, the summary depends on every partition."""
+def video_collection(videos):
+    """Video records as a one-partition Dask DataFrame (broadcast to every partition)."""
+    import dask.dataframe as dd
+
+    if videos is None:
+        return None
+    if isinstance(videos, pd.DataFrame):
+        with dask.config.set({"dataframe.convert-string": False}):
+            return dd.from_pandas(videos, npartitions=1, sort=False)
+    return videos.repartition(npartitions=1) if videos.npartitions > 1 else videos
+
+
+def stats_collection(clips, settings: WriterSettings, videos=None):
+    """The per-partition writers: a collection of stats rows, one per chunk.
+
+    ``videos`` is a one-partition collection (or None); Dask broadcasts it to each task."""
     check_clip_columns(clips.columns, dict(clips.dtypes))
-    if videos is not None and hasattr(videos, "to_delayed"):
-        videos = dask.delayed(pd.concat)(videos.to_delayed())
-    stats = clips.map_partitions(
+    return clips.map_partitions(
         write_partition, settings, videos, meta=stats_meta(), enforce_metadata=False,
         align_dataframes=False,
     )
-    summary = dask.delayed(finish_run, pure=False)(stats.to_delayed(), settings, videos,
-                                                    dask_key_name=f"clipwriter-finish-{_token()}")
-    return stats, summary
 
 
-def _token() -> str:
-    import uuid
+def _identity(df: pd.DataFrame) -> pd.DataFrame:
+    return df
 
-    return uuid.uuid4().hex[:12]
+
+def _finish_aggregate(rows: pd.DataFrame, settings: WriterSettings) -> pd.Series:
+    chunk_rows, videos = split_video_rows(rows)
+    return pd.Series([finish_run([chunk_rows], settings, videos)], dtype=object)
+
+
+def summary_collection(stats, settings: WriterSettings, videos=None):
+    """The reduction over all stats rows (and the video records): a one-element Dask Series
+    whose value is the run summary. Computing it computes every writer partition."""
+    import dask.dataframe as dd
+
+    rows = stats if videos is None else dd.concat([stats, videos.map_partitions(video_record_rows, meta=stats_meta())])
+    return rows.reduction(
+        chunk=_identity, aggregate=_finish_aggregate, aggregate_kwargs={"settings": settings},
+        meta=pd.Series([], dtype=object), split_every=False, token="clipwriter-summary",
+    )
+
+
+def build_graph(clips, settings: WriterSettings, videos=None):
+    """(stats collection, summary collection): one expression graph, so a user's own work on
+    ``clips`` computed together with it shares the partitions instead of recomputing them."""
+    videos = video_collection(videos)
+    stats = stats_collection(clips, settings, videos)
+    return stats, summary_collection(stats, settings, videos)

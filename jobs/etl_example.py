@@ -30,20 +30,32 @@ def score(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def store_chunk(item, path: str, stages) -> int:
+    """On a worker: one chunk's clip records, stored as a Parquet file (bytes stay there)."""
+    import pyarrow.parquet as pq
+
+    from dask_clipwriter.job import chunk_records
+    from dask_clipwriter.records import clip_records_to_table
+
+    table = clip_records_to_table(chunk_records(item, None, stages=stages, storage_options={}))
+    pq.write_table(table, path)
+    return table.num_rows
+
+
 def make_records(parquet_dir: Path, videos_dir: Path, client: Client) -> None:
     """Produce a Parquet dataset of clip records from sample videos with the job's stages."""
-    from dask_clipwriter.job import chunk_records, plan_videos, probe_source
-    from dask_clipwriter.video.chunk import StageSettings
+    from dask_clipwriter.job import plan_videos, probe_source
     from dask_clipwriter.video.listing import list_videos
     from dask_clipwriter.video.samples import make_sample_videos
+    from dask_clipwriter.video.stage_settings import StageSettings
 
     make_sample_videos(videos_dir)
     stages = StageSettings()
     probes = client.gather(client.map(probe_source, list_videos(str(videos_dir)), storage_options={}))
     plans, _ = plan_videos(probes, stages)
-    parts = client.map(chunk_records, plans, stages=stages, storage_options={}, resume_marker=None)
-    for i, future in enumerate(parts):
-        future.result().to_parquet(parquet_dir / f"part-{i:04d}.parquet", index=False)
+    paths = [str(parquet_dir / f"part-{i:04d}.parquet") for i in range(len(plans))]
+    rows = client.gather(client.map(store_chunk, plans, paths, stages=stages))
+    print(f"stored {sum(rows)} clip records in {len(paths)} Parquet files under {parquet_dir}")
 
 
 def main() -> None:
@@ -62,7 +74,9 @@ def main() -> None:
         clips = dd.read_parquet(str(records_dir), dtype_backend="pyarrow").map_partitions(score)
         writer = ClipWriter(output_path=str(work / "dataset"), input_path=str(videos_dir))
         per_video = clips.groupby("video")["aesthetic_score"].mean()
-        summary, mean_scores = dask.compute(writer.write(clips, compute=False), per_video)
+        # One graph: each stored partition is read once and feeds both the writer and the mean.
+        result, mean_scores = dask.compute(writer.write(clips, compute=False), per_video)
+        summary = result.iloc[0]
 
     print(mean_scores.to_string())
     print(f"{summary['totals']['num_clips_passed']} clips passed; dataset in {work / 'dataset'}")

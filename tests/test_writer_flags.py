@@ -268,10 +268,30 @@ def test_resume_skips_completed_chunks(writer_factory):
 def test_compute_false_joins_a_users_graph(writer_factory):
     lazy = writer_factory().write(records_collection(chunk_frame()), compute=False)
     assert not writer_factory.out.exists()
-    other = dask.delayed(sum)([1, 2, 3])
-    summary, total = dask.compute(lazy, other)
-    assert total == 6 and summary["totals"]["num_clips_passed"] == 3
+    import dask.dataframe as dd
+
+    other = dd.from_pandas(pd.DataFrame({"x": [1, 2, 3]}), npartitions=2)["x"].sum()
+    result, total = dask.compute(lazy, other)
+    assert total == 6 and result.iloc[0]["totals"]["num_clips_passed"] == 3
     assert (writer_factory.out / "summary.json").exists()
+
+
+def test_users_work_on_the_same_records_shares_the_partitions(writer_factory, tmp_path):
+    calls = tmp_path / "calls.log"
+
+    def build(part):
+        with calls.open("a") as fh:
+            fh.write(f"{part}\n")
+        return chunk_frame(chunk=part, n=2)
+
+    from dask_clipwriter import clip_records_from_map
+
+    clips = clip_records_from_map(build, range(3))
+    lazy = writer_factory().write(clips, pd.DataFrame([{"video": V, "width": 640}]), compute=False)
+    per_video = clips.groupby("video")["span_end"].max()
+    result, maxima = dask.compute(lazy, per_video)
+    assert sorted(calls.read_text().split()) == ["0", "1", "2"]  # each partition built once
+    assert maxima[V] == 220.0 and result.iloc[0]["totals"]["chunks"] == 3
 
 
 def test_verbose_logs_per_file_and_per_chunk(writer_factory, caplog):
