@@ -28,12 +28,12 @@ from . import layout
 from .chunk_files import chunk_files
 from .documents import (
     EXTRACT_METADATA_ERROR,
+    ChunkStats,
     chunk_document,
     chunk_stats_from_document,
     dumps,
     video_document,
 )
-from .documents import ChunkStats
 from .probe import ProbeError, probe_clip_bytes
 from .records import (
     ClipRecord,

@@ -276,17 +276,21 @@ def test_compute_false_joins_a_users_graph(writer_factory):
     assert (writer_factory.out / "summary.json").exists()
 
 
-def test_users_work_on_the_same_records_shares_the_partitions(writer_factory, tmp_path):
-    calls = tmp_path / "calls.log"
+def counted_records(calls, n_chunks=3):
+    """Records whose partitions append their number to ``calls`` each time they are built."""
+    from dask_clipwriter import clip_records_from_map
 
     def build(part):
         with calls.open("a") as fh:
             fh.write(f"{part}\n")
         return chunk_frame(chunk=part, n=2)
 
-    from dask_clipwriter import clip_records_from_map
+    return clip_records_from_map(build, range(n_chunks))
 
-    clips = clip_records_from_map(build, range(3))
+
+def test_users_work_on_the_same_records_shares_the_partitions(writer_factory, tmp_path):
+    calls = tmp_path / "calls.log"
+    clips = counted_records(calls)
     lazy = writer_factory().write(clips, pd.DataFrame([{"video": V, "width": 640}]), compute=False)
     per_video = clips.groupby("video")["span_end"].max()
     result, maxima = dask.compute(lazy, per_video)
@@ -310,15 +314,7 @@ def test_quiet_by_default(writer_factory, caplog):
 
 def test_partitions_and_reduction_run_once(writer_factory, tmp_path):
     calls = tmp_path / "calls.log"
-
-    def build(part):
-        with calls.open("a") as fh:
-            fh.write(f"{part}\n")
-        return chunk_frame(chunk=part, n=2)
-
-    from dask_clipwriter import clip_records_from_map
-
-    summary = writer_factory().write(clip_records_from_map(build, range(3)))
+    summary = writer_factory().write(counted_records(calls))
     assert sorted(calls.read_text().split()) == ["0", "1", "2"]
     assert summary["totals"]["chunks"] == 3
 
