@@ -9,6 +9,7 @@ from typing import Any
 from . import layout
 from .settings import WriterSettings
 from .writer import build_graph
+from .writer import check_partitioning as precheck_partitioning
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ class ClipWriter:
     def __repr__(self) -> str:
         return f"ClipWriter({self.settings!r})"
 
-    def write(self, clips, videos=None, *, compute: bool = True, progress: bool = False):
+    def write(self, clips, videos=None, *, compute: bool = True, progress: bool = False,
+              check_partitioning: bool = False):
         """Write the dataset for ``clips`` (a Dask DataFrame of clip records).
 
         ``videos`` is an optional table of video records (pandas or Dask). Returns the run
@@ -106,7 +108,14 @@ class ClipWriter:
 
         ``progress=True`` shows a progress bar (distributed's under a Client, Dask's local
         one otherwise).
+
+        A chunk split across partitions, or one clip uuid in two chunks, is only visible
+        across partitions: by default the final reduction catches it (after the writers ran,
+        removing those chunks' markers). ``check_partitioning=True`` checks first, on the key
+        columns alone, and raises before anything is written.
         """
+        if check_partitioning:
+            precheck_partitioning(clips)
         _, summary = build_graph(clips, self.settings, videos)
         if not compute:
             return summary

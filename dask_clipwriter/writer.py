@@ -328,6 +328,30 @@ def summary_collection(stats, settings: WriterSettings, videos=None):
     )
 
 
+def _partition_keys(df: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
+    """One row per (video, chunk) of a partition: the shape ``conflicts`` reads."""
+    partition = int((partition_info or {}).get("number", -1))
+    groups = df.groupby(["video", "clip_chunk_index"], sort=False)["span_uuid"]
+    return pd.DataFrame(
+        [{"video": str(v), "clip_chunk_index": int(i), "partition": partition,
+          "clip_uuids": "\n".join(str(u).lower() for u in uuids)} for (v, i), uuids in groups],
+        columns=["video", "clip_chunk_index", "partition", "clip_uuids"],
+    )
+
+
+def check_partitioning(clips) -> None:
+    """Refuse, before anything is written, a chunk split across partitions or a clip uuid in
+    two chunks. Computes only the three key columns: cheap when the source can read columns
+    alone (Parquet); a computed source (``from_map``) builds its partitions twice."""
+    check_clip_columns(clips.columns, dict(clips.dtypes))
+    meta = pd.DataFrame({"video": pd.Series([], dtype="str"), "clip_chunk_index": pd.Series([], dtype="int64"),
+                         "partition": pd.Series([], dtype="int64"), "clip_uuids": pd.Series([], dtype="str")})
+    keys = clips[["video", "clip_chunk_index", "span_uuid"]].map_partitions(_partition_keys, meta=meta).compute()
+    problems = conflicts(keys)
+    if problems:
+        raise RecordError("; ".join(message for message, _ in problems))
+
+
 def build_graph(clips, settings: WriterSettings, videos=None):
     """(stats collection, summary collection): one expression graph, so a user's own work on
     ``clips`` computed together with it shares the partitions instead of recomputing them."""

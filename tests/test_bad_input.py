@@ -154,3 +154,17 @@ def test_nothing_written_outside_output_path(writer_factory, tmp_path):
     outside = {p for p in tmp_path.rglob("*") if writer_factory.out not in p.parents and p != writer_factory.out}
     assert outside == set()
     assert "summary.json" not in tree(writer_factory.out)
+
+
+def test_partitioning_precheck_refuses_before_writing(writer_factory):
+    whole = frame(n=4)
+    with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
+        writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]), check_partitioning=True)
+    assert not writer_factory.out.exists()
+    a, b = frame(chunk=0), frame(chunk=1)
+    b.loc[0, "span_uuid"] = a.span_uuid[0].upper()
+    with pytest.raises(RecordError, match=f"clip uuid {a.span_uuid[0]} appears in chunk 0"):
+        writer_factory().write(records_collection(a, b), check_partitioning=True)
+    assert not writer_factory.out.exists()
+    summary = writer_factory().write(records_collection(frame(chunk=0), frame(chunk=1)), check_partitioning=True)
+    assert summary["totals"]["chunks"] == 2

@@ -2,8 +2,7 @@
 
 import pytest
 
-from dask_clipwriter import ClipWriter, ClipWriterStage
-from dask_clipwriter import layout
+from dask_clipwriter import ClipWriter, ClipWriterStage, layout
 
 
 @pytest.mark.parametrize("out", ["/test/output", "/test/output/", "/test/output//"])

@@ -16,7 +16,12 @@ from PIL import Image
 from dask_clipwriter.probe import probe_clip_bytes, probe_video_file
 from dask_clipwriter.records import clip_records_meta, normalise_clip_partition
 from dask_clipwriter.video import motion, samples
-from dask_clipwriter.video.chunk import SourceVideoError, StageSettings, plan_video, process_chunk
+from dask_clipwriter.video.chunk import (
+    SourceVideoError,
+    StageSettings,
+    plan_video,
+    process_chunk,
+)
 
 WITH_PLUGINS = StageSettings(
     aesthetic_scorer="example_plugins:mean_brightness",

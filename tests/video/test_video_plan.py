@@ -7,7 +7,14 @@ import uuid
 
 import pytest
 
-from dask_clipwriter.video.plan import ChunkPlan, ClipSpan, chunk_spans, clip_uuid, plan_chunks, plan_spans
+from dask_clipwriter.video.plan import (
+    ChunkPlan,
+    ClipSpan,
+    chunk_spans,
+    clip_uuid,
+    plan_chunks,
+    plan_spans,
+)
 
 
 def spec_uuid(name: str) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import example_plugins
 import numpy as np
 import pytest
 
-import example_plugins
 from dask_clipwriter.video.plugins import (
     AestheticScorer,
     ClipMedia,

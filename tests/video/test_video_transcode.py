@@ -10,8 +10,8 @@ import pytest
 
 from dask_clipwriter.probe import ClipProbe, probe_clip_bytes
 from dask_clipwriter.video import samples
-from dask_clipwriter.video.plan import plan_spans
 from dask_clipwriter.video.motion import score_clip_motion
+from dask_clipwriter.video.plan import plan_spans
 from dask_clipwriter.video.transcode import (
     EncodeSettings,
     SourceVideoError,
