@@ -92,6 +92,10 @@ def field_kind(f: dataclasses.Field) -> type:
     return str
 
 
+def _absolute_if_local(path: str) -> str:
+    return path if "://" in path else os.path.abspath(path)
+
+
 @dataclass
 class JobConfig:
     input_path: str
@@ -118,6 +122,9 @@ def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | N
         raise SettingsError("no input path: pass --input or set clipwriter.input-path")
     if not output_path:
         raise SettingsError("no output path: pass --output or set clipwriter.output-path")
+    # Local paths are made absolute here, on the client: workers (SLURM jobs above all) may
+    # run in another directory.
+    input_path, output_path = _absolute_if_local(str(input_path)), _absolute_if_local(str(output_path))
     storage_options = dict(top.get("storage_options") or {})
     writer_values = section("writer")
     stage_values = section("stages")

@@ -92,3 +92,10 @@ def test_help_reads_well(capsys):
     for flag in ("--input", "--output", "--config", "--cluster", "--dry-run", "--embedder", "--motion-filter"):
         assert flag in text
     assert "DASK_CLIPWRITER__" in text
+
+
+def test_local_paths_become_absolute_urls_stay(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = resolve_job_config(StageSettings, {"input_path": "videos", "output_path": "s3://bucket/out"})
+    assert cfg.input_path == str(tmp_path / "videos") == cfg.writer.input_path
+    assert cfg.output_path == "s3://bucket/out" == cfg.writer.output_path
