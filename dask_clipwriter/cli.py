@@ -22,6 +22,55 @@ override them, DASK_CLIPWRITER__... environment variables override files, flags 
 """
 
 
+#: One line per option, shown by --help (a test keeps this complete).
+FLAG_HELP = {
+    # writer
+    "upload_clips": "write clip mp4 files (clips/, filtered_clips/)",
+    "dry_run": "write no clip-level files; still count and write video/chunk JSON and summary.json",
+    "generate_embeddings": "log and count passed clips without an embedding",
+    "generate_previews": "make WebP previews (stages) and log windows without one (writer)",
+    "generate_captions": "accepted for compatibility; captions are written whenever present",
+    "embedding_algorithm": "cosmos-embed1-224p, cosmos-embed1-336p or cosmos-embed1-448p",
+    "caption_models": "caption models whose captions are written, in priority order",
+    "enhanced_caption_models": "enhanced-caption models whose captions are written, in priority order",
+    "verbose": "log one line per file and per chunk",
+    "max_workers": "concurrent file writes within one partition",
+    "log_stats": "accepted for compatibility (reserved)",
+    "existing": "what to do with a file that exists: skip or overwrite",
+    "resume": "skip chunks whose processed_clip_chunks marker exists (no decoding either)",
+    "write_retries": "retries of a failed file write before the chunk fails",
+    # stages
+    "clip_len_s": "clip length, seconds",
+    "clip_stride_s": "distance between clip starts, seconds",
+    "min_clip_length_s": "drop a clip shorter than this, seconds",
+    "num_clips_per_chunk": "a chunk closes at this many clips' worth (x 8 s) of clip seconds",
+    "extensions": "video file extensions to list",
+    "limit": "process at most this many videos",
+    "target_height": "scale clips to this height (default: keep the source's)",
+    "encoder_preset": "libx264 preset (default: x264's)",
+    "encoder_crf": "libx264 CRF (default: x264's)",
+    "encoder_threads": "encoder threads per clip",
+    "motion_filter": "enable (filter small motion), score-only, or disable",
+    "motion_global_mean_threshold": "small motion below this global mean",
+    "motion_per_patch_min_256_threshold": "small motion below this per-patch minimum",
+    "window_size": "caption window length, frames",
+    "remainder_threshold": "a remainder this long becomes its own window, frames",
+    "preview_fps": "preview frames per second",
+    "preview_height": "preview height, pixels",
+    "preview_quality": "preview WebP quality (lossy)",
+    "aesthetic_scorer": "plug-in 'package.module:callable' scoring aesthetics",
+    "aesthetic_threshold": "filter clips scoring below this (default: score only)",
+    "aesthetic_fps": "frames per second given to the aesthetic scorer",
+    "embedder": "plug-in 'package.module:callable' giving the clip embedding",
+    "embedding_fps": "frames per second given to the embedder",
+    "captioner": "plug-in 'package.module:callable' captioning each window",
+    "caption_model": "model name the captioner's captions are stored under",
+    "enhanced_captioner": "plug-in 'package.module:callable' enhancing each caption",
+    "enhanced_caption_model": "model name the enhanced captions are stored under",
+    "caption_fps": "frames per second given to the captioners",
+}
+
+
 def _stage_settings_cls():
     from .video.stage_settings import StageSettings
 
@@ -41,17 +90,29 @@ def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dic
         flag = "--" + name.replace("_", "-")
         dest = "set:" + ",".join(f"{g}.{name}" for g in owners[name])
         kind = field_kind(f)
-        where = " and ".join(owners[name])
+        text = f"{FLAG_HELP.get(name, name)} (default: {_config_default(owners[name], name)})"
         if kind is bool:
-            section.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None,
-                                 help=f"({where})")
+            section.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind is list:
             section.add_argument(flag, dest=dest, default=None, metavar="A,B",
-                                 type=lambda text: [t for t in text.split(",") if t],
-                                 help=f"comma-separated list ({where})")
+                                 type=lambda value: [t for t in value.split(",") if t], help=text)
         else:
             section.add_argument(flag, dest=dest, default=None, type=kind, metavar=kind.__name__.upper(),
-                                 help=f"({where})")
+                                 help=text)
+
+
+def _config_default(groups: list[str], name: str) -> str:
+    """The value in force from the clipwriter config, as --help shows it."""
+    import dask.config
+
+    def shown(group):
+        value = dask.config.get(f"clipwriter.{group}.{name}", default=None)
+        return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+    values = {group: shown(group) for group in groups}
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    return ", ".join(f"{group} {value}" for group, value in values.items())
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -99,3 +99,11 @@ def test_local_paths_become_absolute_urls_stay(tmp_path, monkeypatch):
     cfg = resolve_job_config(StageSettings, {"input_path": "videos", "output_path": "s3://bucket/out"})
     assert cfg.input_path == str(tmp_path / "videos") == cfg.writer.input_path
     assert cfg.output_path == "s3://bucket/out" == cfg.writer.output_path
+
+
+def test_every_option_has_help_text():
+    from dask_clipwriter.cli import FLAG_HELP
+    from dask_clipwriter.config import settings_fields
+
+    names = set(settings_fields(WriterSettings)) | set(settings_fields(StageSettings))
+    assert names == set(FLAG_HELP)
