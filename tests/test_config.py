@@ -107,3 +107,14 @@ def test_every_option_has_help_text():
 
     names = set(settings_fields(WriterSettings)) | set(settings_fields(StageSettings))
     assert names == set(FLAG_HELP)
+
+
+def test_shipped_example_configs_resolve():
+    from pathlib import Path
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    apply_config_files([conf / "s3-example.yaml"])
+    cfg = resolve_job_config(StageSettings)
+    assert cfg.output_path == "s3://curated/clip-dataset" and cfg.writer.resume is True
+    assert cfg.stages.target_height == 720 and cfg.storage_options["profile"] == "curation"
+    assert "curation" not in repr(cfg) and "curation" not in repr(cfg.writer)  # options never in reprs
