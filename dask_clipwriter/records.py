@@ -282,6 +282,11 @@ class _Field:
         return out
 
 
+def _absent(value: Any) -> bool:
+    """Missing, for a cell that may hold a container (whose truth value is ambiguous)."""
+    return not isinstance(value, np.ndarray | list | tuple | Mapping) and is_missing(value)
+
+
 def _sequence(value: Any) -> list | None:
     if isinstance(value, list | tuple):
         return list(value)
@@ -291,7 +296,7 @@ def _sequence(value: Any) -> list | None:
 
 
 def _windows(f: _Field, value: Any) -> list[Window]:
-    if is_missing(value) if not isinstance(value, np.ndarray) else False:
+    if _absent(value):
         return []
     if isinstance(value, str):
         raise f.fail("windows", "holds text, not a list of windows: " + CONVERT_STRING_HINT)
@@ -320,7 +325,7 @@ def _windows(f: _Field, value: Any) -> list[Window]:
 
 
 def _errors(f: _Field, value: Any) -> dict[str, str]:
-    if not isinstance(value, np.ndarray) and is_missing(value):
+    if _absent(value):
         return {}
     if isinstance(value, str):
         raise f.fail("errors", "holds text, not a map or list of keys: " + CONVERT_STRING_HINT)
@@ -341,7 +346,7 @@ def _errors(f: _Field, value: Any) -> dict[str, str]:
 
 
 def _embedding(f: _Field, value: Any) -> np.ndarray | None:
-    if not isinstance(value, np.ndarray | list | tuple) and is_missing(value):
+    if _absent(value):
         return None
     if isinstance(value, str):
         raise f.fail("embedding", "holds text, not numbers: " + CONVERT_STRING_HINT)
