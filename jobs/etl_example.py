@@ -35,7 +35,7 @@ def store_chunk(item, path: str, stages) -> int:
     import pyarrow.parquet as pq
 
     from dask_clipwriter.job import chunk_records
-    from dask_clipwriter.records import clip_records_to_table
+    from dask_clipwriter.stored_records import clip_records_to_table
 
     table = clip_records_to_table(chunk_records(item, None, stages=stages, storage_options={}))
     pq.write_table(table, path)

@@ -184,7 +184,7 @@ def test_cli_run_and_write(tmp_path, videos):
     import pyarrow.parquet as pq_
 
     from dask_clipwriter.probe import probe_video_file
-    from dask_clipwriter.records import clip_records_to_table
+    from dask_clipwriter.stored_records import clip_records_to_table
     from dask_clipwriter.video.chunk import plan_video, process_chunk
 
     pan = str(videos / "pan.mp4")

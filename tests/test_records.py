@@ -102,7 +102,7 @@ def test_records_helper_keeps_bytes_and_nested_values():
 def test_records_round_trip_through_parquet(tmp_path):
     clip = make_clip("/in/a.mp4", 0, 0, errors={"decode": "bad"},
                      windows=[{"start_frame": 0, "end_frame": 9, "caption": {"qwen": "hi"}, "webp": b"W"}])
-    from dask_clipwriter.records import clip_records_to_table
+    from dask_clipwriter.stored_records import clip_records_to_table
 
     pq.write_table(clip_records_to_table(pd.DataFrame([clip, make_clip("/in/a.mp4", 0, 1, windows=None)])),
                    tmp_path / "r.parquet")
