@@ -37,7 +37,7 @@ def probe_source(video: str, storage_options: dict[str, Any]) -> dict[str, Any]:
 
     try:
         with fsspec.open(video, "rb", **storage_options) as fh:
-            probe = probe_video_file(fh)
+            probe = probe_video_file(fh, check_tail=True)
         return {"video": video, **asdict(probe), "error": None}
     except Exception as exc:  # any failure to read is a per-video error, not a run failure
         return {"video": video, "error": f"{type(exc).__name__}: {exc}"}

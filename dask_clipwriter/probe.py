@@ -86,10 +86,29 @@ def probe_clip_bytes(data: bytes) -> ClipProbe:
         )
 
 
-def probe_video_file(fileobj: BinaryIO | str) -> VideoProbe:
-    """Probe a whole source video (a path or an open binary file object)."""
+def _check_tail_decodes(container, stream, duration: float) -> None:
+    """A truncated file often still has a complete index claiming the full duration: seek to
+    its last second and require a frame to decode there (one GOP of work, not the file)."""
+    target = max(duration - 1.0, 0.0)
+    try:
+        container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+        for _ in container.decode(stream):
+            return
+    except Exception as exc:  # PyAV raises several error types for broken data
+        raise ProbeError(f"truncated or damaged: decoding fails near the end ({exc})") from exc
+    raise ProbeError(f"truncated: no frame decodes in the last second of the claimed {duration:.2f} s")
+
+
+def probe_video_file(fileobj: BinaryIO | str, *, check_tail: bool = False) -> VideoProbe:
+    """Probe a whole source video (a path or an open binary file object).
+
+    ``check_tail`` also checks that the end of the video decodes (see
+    :func:`_check_tail_decodes`); the job uses it so a truncated source becomes a video-level
+    error instead of clips that fail one by one."""
     with _open(fileobj) as container:
         stream, ctx, framerate, duration = _stream_values(container)
+        if check_tail:
+            _check_tail_decodes(container, stream, duration)
         pix_fmt = getattr(ctx, "pix_fmt", None) or getattr(stream.format, "name", None)
         audio = container.streams.audio
         return VideoProbe(

@@ -30,3 +30,16 @@ def test_truncated_clip_is_refused_or_probed_consistently(h264_clip):
     # The moov atom of a non-faststart MP4 is at the end: cutting it makes the file unreadable.
     with pytest.raises(ProbeError):
         probe_clip_bytes(h264_clip[: len(h264_clip) // 2])
+
+
+def test_tail_check_catches_a_truncated_video_with_a_full_index(tmp_path):
+    from dask_clipwriter.video import samples
+
+    samples.make_sample_videos(tmp_path, {"pan.mp4": ("pan", 6.0)})
+    samples.write_truncated_video(tmp_path / "pan.mp4", tmp_path / "cut.mp4", keep=0.4)
+    whole = probe_video_file(str(tmp_path / "pan.mp4"), check_tail=True)
+    assert whole.duration == pytest.approx(6.0)
+    cut = probe_video_file(str(tmp_path / "cut.mp4"))  # the index alone still claims 6 s
+    assert cut.duration == pytest.approx(6.0)
+    with pytest.raises(ProbeError, match="truncated"):
+        probe_video_file(str(tmp_path / "cut.mp4"), check_tail=True)
