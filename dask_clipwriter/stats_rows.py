@@ -2,8 +2,8 @@
 
 A partition returns one row per chunk (never clip bytes). Per-directory counters and error
 counts travel as JSON text, so the row's dtypes are plain (str, int, float) and survive
-Dask's string conversion unchanged. :func:`run_summary` turns all rows into ``summary.json``
-(output-format.md §5). Pure: no I/O.
+Dask's string conversion unchanged. :func:`video_entry` and :func:`run_summary` turn the
+rows into ``summary.json`` (output-format.md §5). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -140,6 +140,46 @@ def totals(rows: pd.DataFrame) -> dict[str, Any]:
     out["bytes_written"] = _sum_json(rows["bytes_written"])
     out["files_skipped"] = _sum_json(rows["files_skipped"])
     return out
+
+
+def video_entry(video: str, chunk_rows: pd.DataFrame, *, missing_chunks: list[int] | None = None,
+                error: str | None = None) -> dict[str, Any]:
+    """One video's entry of summary.json: its counters summed over its chunks."""
+    entry: dict[str, Any] = {"video": video}
+    if error is not None:
+        entry.update(complete=False, error=error)
+    else:
+        entry.update(complete=not missing_chunks, missing_chunks=list(missing_chunks or []))
+    return {**entry, **totals(chunk_rows)}
+
+
+def run_summary(rows: pd.DataFrame, entries: list[dict[str, Any]], *, settings: dict[str, Any],
+                reduction_counts, started: float, finished: float) -> dict[str, Any]:
+    """summary.json: run times, settings (no secrets), run totals and the video entries.
+
+    ``reduction_counts`` are the files the reduction itself wrote (video JSONs), added to
+    the partitions' counts."""
+    from datetime import UTC, datetime
+
+    run_totals = totals(rows)
+    run_totals["videos"] = len(entries)
+    run_totals["videos_complete"] = sum(e["complete"] for e in entries)
+    run_totals["videos_failed"] = sum("error" in e for e in entries)
+    for name in ("files_written", "bytes_written", "files_skipped"):
+        merged = Counter(run_totals[name]) + getattr(reduction_counts, name)
+        run_totals[name] = dict(sorted(merged.items()))
+
+    def iso(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+    return {
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "elapsed_s": round(finished - started, 3),
+        "settings": settings,
+        "totals": run_totals,
+        "videos": entries,
+    }
 
 
 def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:

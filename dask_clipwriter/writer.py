@@ -9,7 +9,8 @@
 Partition tasks run on the workers, write every file of their chunks and return only small
 stats rows; ``finish_run`` is the reduction. Staying in expressions (no ``to_delayed``)
 lets a user compute the summary together with their own work on the same records without
-computing any partition twice. Nothing in this module knows a JSON key.
+computing any partition twice. The documents themselves are built in ``documents.py`` and
+``stats_rows.py``; this module decides when and where they are written.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import logging
 import time
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 import dask
@@ -47,10 +47,11 @@ from .sink import FileSink, SinkError
 from .stats_rows import (
     conflicts,
     rows_frame,
+    run_summary,
     split_video_rows,
     stats_meta,
     stats_row,
-    totals,
+    video_entry,
     video_record_rows,
 )
 
@@ -223,36 +224,20 @@ def finish_run(
             if not chunk_rows.empty:
                 raise RecordError(f"video record {video!r} has an error ({record.error}) but also clip records")
             # [ours] An unreadable video gets an error entry in summary.json and no files.
-            video_entries.append({"video": video, "complete": False, "error": record.error, **totals(chunk_rows)})
+            video_entries.append(video_entry(video, chunk_rows, error=record.error))
             continue
         video_entries.append(_finish_video(sink, settings, video, rels[video], record, chunk_rows))
 
-    run_totals = totals(rows)
-    run_totals["videos"] = len(all_videos)
-    run_totals["videos_complete"] = sum(v["complete"] for v in video_entries)
-    run_totals["videos_failed"] = sum("error" in v for v in video_entries)
-    # The video JSONs above were written by this task: count them too.
-    for name in ("files_written", "bytes_written", "files_skipped"):
-        merged = Counter(run_totals[name]) + getattr(sink.counts, name)
-        run_totals[name] = dict(sorted(merged.items()))
-
     started = float(rows["started"].min()) if len(rows) else time.time()
-    finished = time.time()
-    summary = {
-        "started_at": _iso(started),
-        "finished_at": _iso(finished),
-        "elapsed_s": round(finished - started, 3),
-        "settings": settings.public_dict(),
-        "totals": run_totals,
-        "videos": video_entries,
-    }
+    summary = run_summary(rows, video_entries, settings=settings.public_dict(), reduction_counts=sink.counts,
+                          started=started, finished=time.time())
     # summary.json describes this run, so it is always replaced.
     sink.put(layout.summary_path(settings.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
+    run_totals = summary["totals"]
     log.info(
         "clip writer finished: %d videos, %d chunks, %d clips passed, %d filtered, %d files written, %d skipped",
-        run_totals["videos"], run_totals["chunks"], run_totals["num_clips_passed"],
-        run_totals["num_clips_filtered"], sum(run_totals["files_written"].values()),
-        sum(run_totals["files_skipped"].values()),
+        run_totals["videos"], run_totals["chunks"], run_totals["num_clips_passed"], run_totals["num_clips_filtered"],
+        sum(run_totals["files_written"].values()), sum(run_totals["files_skipped"].values()),
     )
     return summary
 
@@ -273,11 +258,7 @@ def _finish_video(sink: FileSink, settings: WriterSettings, video: str, rel: str
     seen = {int(i) for i in chunk_rows["clip_chunk_index"]}
     expected = range(int(doc["num_clip_chunks"] or 0))
     absent = [i for i in expected if i not in seen and not sink.exists(layout.chunk_json_path(out, rel, i))]
-    return {"video": video, "complete": not absent, "missing_chunks": absent, **totals(chunk_rows)}
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    return video_entry(video, chunk_rows, missing_chunks=absent)
 
 
 # --------------------------------------------------------------------------------------
