@@ -65,25 +65,10 @@ class ClipWriter:
         resume: bool = False,
         write_retries: int = 3,
     ):
-        self.settings = WriterSettings(
-            output_path=output_path,
-            input_path=input_path,
-            upload_clips=upload_clips,
-            dry_run=dry_run,
-            generate_embeddings=generate_embeddings,
-            generate_previews=generate_previews,
-            generate_captions=generate_captions,
-            embedding_algorithm=embedding_algorithm,
-            caption_models=caption_models,
-            enhanced_caption_models=enhanced_caption_models,
-            verbose=verbose,
-            max_workers=max_workers,
-            log_stats=log_stats,
-            storage_options=storage_options or {},
-            existing=existing,
-            resume=resume,
-            write_retries=write_retries,
-        )
+        # Every parameter is a WriterSettings field of the same name (a test keeps the
+        # defaults equal); WriterSettings validates them.
+        arguments = {name: value for name, value in locals().items() if name != "self"}
+        self.settings = WriterSettings(**arguments)
 
     def __getattr__(self, name: str) -> Any:
         # Settings read like attributes, as on the reference stage (writer.output_path, ...).
