@@ -73,7 +73,7 @@ def build_settings(cls, values: Mapping[str, Any], **extra: Any):
 
 def _coerce(f: dataclasses.Field, value: Any) -> Any:
     # YAML and flags give lists where the dataclasses keep tuples.
-    if isinstance(value, list) and "tuple" in str(f.type):
+    if isinstance(value, list) and field_kind(f) is list:
         return tuple(value)
     return value
 

@@ -4,7 +4,8 @@
         ─▶ one partition per chunk (dd.from_map: decode, transcode, motion, previews, plug-ins)
         ─▶ ClipWriter graph (write_partition + finish_run), computed once with progress
 
-The stage logic lives in :mod:`dask_clipwriter.video`; nothing here decodes a frame.
+The stage logic lives in :mod:`dask_clipwriter.video` and probing in :mod:`dask_clipwriter.probe`;
+this module only decides where each step runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from . import layout
 from .build import clip_records_from_map
 from .config import JobConfig
 from .progress import ChunkProgress
-from .records import clip_records_meta
+from .records import VIDEO_COLUMN_DTYPES, clip_records_meta
 from .settings import WriterSettings
 from .writer import stats_collection, summary_collection, video_collection
 
@@ -49,22 +50,13 @@ def plan_videos(probes: list[dict[str, Any]], stages) -> tuple[list, pd.DataFram
 
     plans, rows = [], []
     for probe in probes:
-        row = {"video": probe["video"], "error": probe.get("error")}
-        if not row["error"]:
+        row = dict(probe)  # the probe's keys are the video record's columns
+        if not probe["error"]:
             chunks = plan_video(probe["video"], probe, stages)
             plans.extend((chunk, probe) for chunk in chunks)
-            row.update(
-                height=probe["height"], width=probe["width"], framerate=probe["framerate"],
-                num_frames=probe["num_frames"], duration=probe["duration"],
-                video_codec=probe["video_codec"], pixel_format=probe["pixel_format"],
-                audio_codec=probe["audio_codec"], num_clip_chunks=len(chunks),
-                num_total_clips=chunks[0].num_total_clips if chunks else 0,
-            )
+            row.update(num_clip_chunks=len(chunks), num_total_clips=chunks[0].num_total_clips if chunks else 0)
         rows.append(row)
-    videos = pd.DataFrame(rows, columns=["video", "height", "width", "framerate", "num_frames", "duration",
-                                         "video_codec", "pixel_format", "audio_codec", "num_total_clips",
-                                         "num_clip_chunks", "error"])
-    return plans, videos
+    return plans, pd.DataFrame(rows, columns=list(VIDEO_COLUMN_DTYPES))
 
 
 def chunk_records(item, resume_marker: str | None, *, stages, storage_options: dict[str, Any]) -> pd.DataFrame:
@@ -96,8 +88,7 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
     videos = list_videos(cfg.input_path, extensions=cfg.stages.extensions, limit=cfg.stages.limit,
                          storage_options=cfg.storage_options)
     print(f"found {len(videos)} videos under {cfg.input_path}", file=stream, flush=True)
-    probes = client.gather(client.map(probe_source, videos, storage_options=cfg.storage_options,
-                                      key=[f"probe-{i}-{layout.chunk_uuid(v, 0)[:8]}" for i, v in enumerate(videos)]))
+    probes = client.gather(client.map(probe_source, videos, storage_options=cfg.storage_options))
     plans, video_records = plan_videos(probes, cfg.stages)
     failed = video_records["error"].notna().sum()
     print(f"planned {len(plans)} chunks, {int(video_records['num_total_clips'].fillna(0).sum())} clips"
