@@ -153,7 +153,8 @@ def test_nothing_written_outside_output_path(writer_factory, tmp_path):
     writer_factory().write(records_collection(frame()))
     outside = {p for p in tmp_path.rglob("*") if writer_factory.out not in p.parents and p != writer_factory.out}
     assert outside == set()
-    assert "summary.json" not in tree(writer_factory.out)
+    # 2 clips: mp4, meta, preview, pickle each (8), one Parquet, one chunk and one video JSON.
+    assert (writer_factory.out / "summary.json").exists() and len(tree(writer_factory.out)) == 11
 
 
 def test_partitioning_precheck_refuses_before_writing(writer_factory):

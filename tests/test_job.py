@@ -162,8 +162,10 @@ def test_rerun_with_resume_decodes_nothing_again(job_run, cluster_client):
         summary = run_job(cfg, cluster_client, stream=sys.stderr)
     assert summary["totals"]["chunks_resumed"] == summary["totals"]["chunks"] == first["totals"]["chunks"]
     assert summary["totals"]["num_clips_passed"] == first["totals"]["num_clips_passed"]
-    written = summary["totals"]["files_written"]
-    assert set(written) <= {"processed_videos"} or written == {}
+    assert summary["totals"]["files_written"] == {}
+    # Only the reduction's own files are met again: 3 video JSONs (pan, static, short) and the
+    # zero-count chunk document of the clip-less short video.
+    assert summary["totals"]["files_skipped"] == {"processed_clip_chunks": 1, "processed_videos": 3}
 
 
 def test_cli_run_and_write(tmp_path, videos):
