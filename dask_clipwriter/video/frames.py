@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from .bitexact import scaler_flags
+
 
 def sample_indices(start_frame: int, end_frame: int, framerate: float, sample_fps: float) -> list[int]:
     """Indices in [start_frame, end_frame] (inclusive) taken every 1/sample_fps seconds.
@@ -39,7 +41,7 @@ def scaled_size(width: int, height: int, target_height: int | None) -> tuple[int
 
 def decode_frames(data: bytes, indices: Iterable[int], height: int | None = None) -> dict[int, np.ndarray]:
     """RGB uint8 arrays (H, W, 3) of the clip's frames at ``indices``, optionally scaled to
-    ``height`` (bicubic, aspect kept). Indices past the clip's end are missing from the result.
+    ``height`` (bicubic and bit-exact, aspect kept). Indices past the clip's end are missing from the result.
     """
     import av
 
@@ -54,7 +56,7 @@ def decode_frames(data: bytes, indices: Iterable[int], height: int | None = None
         for index, frame in enumerate(container.decode(stream)):
             if index in wanted:
                 width, out_height = scaled_size(frame.width, frame.height, height)
-                rgb = frame.reformat(width=width, height=out_height, format="rgb24", interpolation="BICUBIC")
+                rgb = frame.reformat(width=width, height=out_height, format="rgb24", interpolation=scaler_flags())
                 out[index] = rgb.to_ndarray()
             if index >= last:
                 break

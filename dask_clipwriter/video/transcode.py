@@ -13,7 +13,8 @@ and span bounds such as 10.000000000000002 that accumulate from the stride. A 10
 a 30 fps video gets 300 frames.
 
 Clips are re-timed to constant frame rate (the source's average rate), encoded with libx264
-in yuv420p (the reference's encoder, ffmpeg defaults unless set), and muxed with
+in yuv420p (the reference's encoder, ffmpeg defaults unless set; bytes independent of the run
+and the CPU, see bitexact.py), and muxed with
 ``movflags=+faststart``. FFmpeg's faststart pass re-opens the finished file by name to move
 the index to the front, which an in-memory buffer cannot do, so each clip is written to a
 temporary file and read back. Audio is not carried over (the reference copies it).
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, BinaryIO
 
+from .bitexact import reproducible_encoder_options, scaler_flags
 from .plan import ClipSpan
 
 _NO_PICTURE_TYPE = 0  # AV_PICTURE_TYPE_NONE: let the encoder choose
@@ -122,8 +124,9 @@ class _ClipEncoder:
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = 1 / rate
         stream.codec_context.thread_count = settings.encoder_threads
-        if settings.encoder_options:
-            stream.codec_context.options = dict(settings.encoder_options)
+        options = reproducible_encoder_options(settings.encoder, settings.encoder_options)
+        if options:
+            stream.codec_context.options = options
         self.stream = stream
 
     def add(self, frame: Any) -> None:
@@ -131,7 +134,7 @@ class _ClipEncoder:
         # reformat() returns the decoded frame itself when nothing changes, and overlapping
         # spans share it; re-timing it in place is still safe because the encoder takes its
         # own reference (with its own pts) when the frame is sent.
-        picture = frame.reformat(width=width, height=height, format="yuv420p")
+        picture = frame.reformat(width=width, height=height, format="yuv420p", interpolation=scaler_flags())
         # The decoder's picture type would force x264's frame types (libavcodec's libx264
         # wrapper obeys it): every source I frame would become an I frame of the clip, and
         # an mpeg4 source with a 12-frame GOP gives a clip whose motion samples are all I

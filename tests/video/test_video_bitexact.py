@@ -1,0 +1,83 @@
+"""The same source and settings give the same clip and preview bytes on every run and CPU.
+
+The pan video is 320x256: 20 macroblocks wide, the kind of width on which x264's AVX-512
+macroblock tree read uninitialised memory (bitexact.py). Other CPUs are emulated for real:
+x264 is limited to an older instruction level through its own ``asm`` parameter, and
+FFmpeg's libavutil (scaling, conversion) is forced to its plain C paths.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import hashlib
+import os
+
+import av
+import pytest
+
+from dask_clipwriter.video.bitexact import X264_ASM_WITHOUT_AVX512, reproducible_encoder_options
+from dask_clipwriter.video.plan import plan_spans
+from dask_clipwriter.video.previews import make_window_previews
+from dask_clipwriter.video.transcode import EncodeSettings, transcode_spans
+from dask_clipwriter.video.windows import caption_windows
+
+
+def digests(clips) -> list[str]:
+    assert all(c.data for c in clips), [c.error for c in clips]
+    return [hashlib.sha256(c.data).hexdigest() for c in clips]
+
+
+@pytest.fixture(scope="module")
+def pan_spans(pan_video, pan_probe):
+    return plan_spans(pan_video, pan_probe.num_frames, pan_probe.framerate)
+
+
+def test_a_clip_encodes_to_the_same_bytes_every_time(pan_video, pan_spans):
+    runs = {tuple(digests(transcode_spans(pan_video, pan_spans))) for _ in range(4)}
+    assert len(runs) == 1
+
+
+@pytest.mark.parametrize("level", ["SSSE3", "AVX", "AVX2"])
+def test_the_bytes_are_those_of_cpus_without_avx512(pan_video, pan_spans, level):
+    ours = digests(transcode_spans(pan_video, pan_spans))
+    older_cpu = EncodeSettings(encoder_options={"x264-params": f"asm={level}"})
+    assert digests(transcode_spans(pan_video, pan_spans, older_cpu)) == ours
+
+
+def _bundled_avutil():
+    """PyAV's own libavutil (the one its scaler uses), or None where the wheel has another layout."""
+    found = glob.glob(os.path.join(os.path.dirname(av.__file__), os.pardir, "av.libs", "libavutil*"))
+    return ctypes.CDLL(found[0]) if found else None
+
+
+def test_scaled_clips_and_previews_do_not_depend_on_the_cpus_simd(pan_video, pan_spans):
+    avutil = _bundled_avutil()
+    if avutil is None:
+        pytest.skip("PyAV's bundled libavutil was not found beside the package (not a manylinux wheel)")
+    scaled = EncodeSettings(target_height=180)
+    windows = caption_windows(300, 256, 128)
+
+    def made() -> tuple[list[str], list[bytes]]:
+        clips = transcode_spans(pan_video, pan_spans[:1], scaled)
+        return digests(clips), make_window_previews(clips[0].data, windows, 30.0)
+
+    detected = made()
+    avutil.av_force_cpu_flags(0)  # no SIMD at all: what the plain C code gives
+    try:
+        plain_c = made()
+    finally:
+        avutil.av_force_cpu_flags(-1)  # back to detection
+    assert plain_c == detected
+
+
+def test_encoder_options_pin_x264_only_on_avx512_cpus():
+    pinned = f"asm={X264_ASM_WITHOUT_AVX512}"
+    assert reproducible_encoder_options("libx264", {"crf": "20"}, avx512=True) == {"crf": "20", "x264-params": pinned}
+    assert reproducible_encoder_options("libx264", {"crf": "20"}, avx512=False) == {"crf": "20"}
+    assert reproducible_encoder_options("libvpx-vp9", {}, avx512=True) == {}
+    # The user's own x264 parameters are kept, and their own asm choice wins.
+    assert reproducible_encoder_options("libx264", {"x264-params": "keyint=60"}, avx512=True) == {
+        "x264-params": f"keyint=60:{pinned}"}
+    assert reproducible_encoder_options("libx264", {"x264-params": "asm=SSSE3"}, avx512=True) == {
+        "x264-params": "asm=SSSE3"}
