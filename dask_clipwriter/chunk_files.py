@@ -1,24 +1,82 @@
 """What one chunk writes: a list of (path, bytes), its completion marker, and its statistics.
 
-Pure: no filesystem, no Dask. Read top to bottom it follows the table of directories in
-output-format.md §1. The caller writes ``files`` (in any order, concurrently) and then, last,
-``marker``: the chunk JSON whose presence means the chunk is complete.
+No filesystem, no Dask. :func:`chunk_files`, read top to bottom, follows the table of
+directories in output-format.md §1. The caller writes ``files`` (in any order, concurrently)
+and then, last, ``marker``: the chunk JSON whose presence means the chunk is complete. The
+rules around it (how a partition's records form chunks, what is refused before anything is
+written, probe values, the empty document of a video without clips) are here too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
-from .documents import ChunkStats, chunk_document, chunk_stats, clip_meta, dumps
+from .documents import EXTRACT_METADATA_ERROR, ChunkStats, chunk_document, chunk_stats, clip_meta, dumps
 from .embeddings import embedding_pickle, embeddings_parquet
-from .records import ClipRecord, VideoRecord
+from .probe import ProbeError, probe_clip_bytes
+from .records import ClipRecord, RecordError, VideoRecord
 from .settings import WriterSettings
 
 log = logging.getLogger(__name__)
+
+ChunkKey = tuple[str, int]  # (video, clip_chunk_index)
+
+
+def group_chunks(records: list[ClipRecord]) -> dict[ChunkKey, list[ClipRecord]]:
+    """Records grouped by (video, chunk), chunks in order of first appearance."""
+    chunks: dict[ChunkKey, list[ClipRecord]] = defaultdict(list)
+    for record in records:
+        chunks[(record.video, record.clip_chunk_index)].append(record)
+    return dict(chunks)
+
+
+def chunk_rels(chunks: dict[ChunkKey, list[ClipRecord]], input_path: str) -> dict[ChunkKey, str]:
+    """``<rel>`` of every chunk, after the checks that need a whole partition: a clip uuid
+    appears once, and every video lies inside ``input_path``. Raises RecordError."""
+    seen: dict[str, ChunkKey] = {}
+    for key, clips in chunks.items():
+        for clip in clips:
+            if clip.span_uuid in seen:
+                first = seen[clip.span_uuid]
+                raise RecordError(
+                    f"clip record {clip.span_uuid}: duplicate clip uuid (in chunk {first[1]} of "
+                    f"{first[0]!r} and in chunk {key[1]} of {key[0]!r})"
+                )
+            seen[clip.span_uuid] = key
+    rels = {}
+    for video, index in chunks:
+        try:
+            rels[(video, index)] = layout.relative_video_path(video, input_path)
+        except layout.LayoutError as exc:
+            raise RecordError(f"chunk {index} of video {video!r}: {exc}") from None
+    return rels
+
+
+def probe_clips(clips: list[ClipRecord]) -> dict[str, dict[str, Any] | None]:
+    """Probe values per clip uuid: the record's own, else probed from the bytes in-process.
+
+    A clip whose bytes cannot be probed gets ``extract_metadata`` in its errors (the
+    reference crashes the chunk instead)."""
+    probes: dict[str, dict[str, Any] | None] = {}
+    for clip in clips:
+        values = clip.probe_values() if clip.has_bytes else None
+        if clip.has_bytes and values is None:
+            try:
+                values = probe_clip_bytes(clip.buffer).__dict__
+            except ProbeError as exc:
+                clip.errors.setdefault(EXTRACT_METADATA_ERROR, str(exc))
+                log.error("clip %s from %s: cannot probe clip bytes: %s", clip.span_uuid, clip.source_video, exc)
+        probes[clip.span_uuid] = values
+    return probes
+
+
+def empty_video_marker(output_path: str, video: str, rel: str) -> tuple[str, bytes]:
+    """A video without clips still gets its chunk 0 document, with zero counts (§3)."""
+    return layout.chunk_json_path(output_path, rel, 0), dumps(chunk_document(ChunkStats(video=video, clip_chunk_index=0)))
 
 
 @dataclass

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import apply_config_files, field_kind, resolve_job_config, settings_fields
+from .config import apply_config_files, resolve_job_config, settings_fields
+from .options import option_help, option_kind
 from .settings import SettingsError, WriterSettings
 
 log = logging.getLogger("dask_clipwriter")
@@ -22,55 +23,6 @@ override them, DASK_CLIPWRITER__... environment variables override files, flags 
 """
 
 
-#: One line per option, shown by --help (a test keeps this complete).
-FLAG_HELP = {
-    # writer
-    "upload_clips": "write clip mp4 files (clips/, filtered_clips/)",
-    "dry_run": "write no clip-level files; still count and write video/chunk JSON and summary.json",
-    "generate_embeddings": "log and count passed clips without an embedding",
-    "generate_previews": "make WebP previews (stages) and log windows without one (writer)",
-    "generate_captions": "accepted for compatibility; captions are written whenever present",
-    "embedding_algorithm": "cosmos-embed1-224p, cosmos-embed1-336p or cosmos-embed1-448p",
-    "caption_models": "caption models whose captions are written, in priority order",
-    "enhanced_caption_models": "enhanced-caption models whose captions are written, in priority order",
-    "verbose": "log one line per file and per chunk",
-    "max_workers": "concurrent file writes within one partition",
-    "log_stats": "accepted for compatibility (reserved)",
-    "existing": "what to do with a file that exists: skip or overwrite",
-    "resume": "skip chunks whose processed_clip_chunks marker exists (no decoding either)",
-    "write_retries": "retries of a failed file write before the chunk fails",
-    # stages
-    "clip_len_s": "clip length, seconds",
-    "clip_stride_s": "distance between clip starts, seconds",
-    "min_clip_length_s": "drop a clip shorter than this, seconds",
-    "num_clips_per_chunk": "a chunk closes at this many clips' worth (x 8 s) of clip seconds",
-    "extensions": "video file extensions to list",
-    "limit": "process at most this many videos",
-    "target_height": "scale clips to this height (default: keep the source's)",
-    "encoder_preset": "libx264 preset (default: x264's)",
-    "encoder_crf": "libx264 CRF (default: x264's)",
-    "encoder_threads": "encoder threads per clip",
-    "motion_filter": "enable (filter small motion), score-only, or disable",
-    "motion_global_mean_threshold": "small motion below this global mean",
-    "motion_per_patch_min_256_threshold": "small motion below this per-patch minimum",
-    "window_size": "caption window length, frames",
-    "remainder_threshold": "a remainder this long becomes its own window, frames",
-    "preview_fps": "preview frames per second",
-    "preview_height": "preview height, pixels",
-    "preview_quality": "preview WebP quality (lossy)",
-    "aesthetic_scorer": "plug-in 'package.module:callable' scoring aesthetics",
-    "aesthetic_threshold": "filter clips scoring below this (default: score only)",
-    "aesthetic_fps": "frames per second given to the aesthetic scorer",
-    "embedder": "plug-in 'package.module:callable' giving the clip embedding",
-    "embedding_fps": "frames per second given to the embedder",
-    "captioner": "plug-in 'package.module:callable' captioning each window",
-    "caption_model": "model name the captioner's captions are stored under",
-    "enhanced_captioner": "plug-in 'package.module:callable' enhancing each caption",
-    "enhanced_caption_model": "model name the enhanced captions are stored under",
-    "caption_fps": "frames per second given to the captioners",
-}
-
-
 def _stage_settings_cls():
     from .video.stage_settings import StageSettings
 
@@ -78,7 +30,8 @@ def _stage_settings_cls():
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dict[str, type]) -> None:
-    """One flag per settings field; a name shared by writer and stages sets both."""
+    """One flag per option, with the option's own help line; a name shared by writer and
+    stages would set both."""
     owners: dict[str, list[str]] = {}
     fields: dict[str, Any] = {}
     for group, cls in groups.items():
@@ -89,8 +42,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dic
     for name, f in fields.items():
         flag = "--" + name.replace("_", "-")
         dest = "set:" + ",".join(f"{g}.{name}" for g in owners[name])
-        kind = field_kind(f)
-        text = f"{FLAG_HELP.get(name, name)} (default: {_config_default(owners[name], name)})"
+        kind = option_kind(f)
+        text = f"{option_help(f)} (default: {_config_default(owners[name], name)})"
         if kind is bool:
             section.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind is list:
@@ -209,7 +162,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"generated {len(paths)} sample videos in {videos_dir}", file=sys.stderr, flush=True)
     stages = build_settings(_stage_settings_cls(), {})
     writer = WriterSettings(output_path=str(out), input_path=str(videos_dir), generate_previews=True)
-    cfg = JobConfig(input_path=str(videos_dir), output_path=str(out), writer=writer, stages=stages)
+    cfg = JobConfig(writer=writer, stages=stages)
     cluster, client = _start_cluster("local", {"n_workers": 2}, args.n_workers)
     with cluster, client:
         run_job(cfg, client)
@@ -221,22 +174,23 @@ def cmd_write(args: argparse.Namespace) -> int:
     import dask.dataframe as dd
     import pandas as pd
 
-    from .job import write_with_progress
+    from .clip_writer import ClipWriter
+    from .layout import summary_path
 
     apply_config_files(args.config)
     overrides = _overrides(args) | {"input_path": args.input_path, "output_path": args.output_path,
                                     "cluster": args.cluster}
     cfg = resolve_job_config(None, overrides)
+    options = cfg.writer.storage_options
     # pyarrow dtypes keep bytes and nested columns intact (no string conversion).
-    clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=cfg.storage_options)
-    videos = pd.read_parquet(args.videos, storage_options=cfg.storage_options) if args.videos else None
+    clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=options)
+    videos = pd.read_parquet(args.videos, storage_options=options) if args.videos else None
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:
-        summary = write_with_progress(cfg.writer, client, clips, videos, clips.npartitions, sys.stderr,
-                                      unit="partitions")
+        summary = ClipWriter.from_settings(cfg.writer).write(clips, videos, progress=True)
     totals = summary["totals"]
     print(f"wrote {totals['chunks']} chunks, {totals['num_clips_passed']} clips passed, "
-          f"{totals['num_clips_filtered']} filtered; summary: {cfg.output_path.rstrip('/')}/summary.json",
+          f"{totals['num_clips_filtered']} filtered; summary: {summary_path(cfg.writer.output_path)}",
           file=sys.stderr)
     return 0
 

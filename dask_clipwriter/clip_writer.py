@@ -1,17 +1,32 @@
-"""``ClipWriter``: the public face of the writer (alias ``ClipWriterStage``)."""
+"""``ClipWriter``: the public face of the writer (alias ``ClipWriterStage``), and the one way a
+write graph is built and computed: the library call, the batch job and the command line all
+come through :meth:`ClipWriter.write`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
+
+import dask
+import pandas as pd
 
 from . import layout
+from .progress import ChunkProgress
 from .settings import WriterSettings
-from .writer import build_graph
 from .writer import check_partitioning as precheck_partitioning
+from .writer import stats_collection, summary_collection, video_collection
 
 log = logging.getLogger(__name__)
+
+
+class ProgressHook(Protocol):
+    """Told about each writer partition as it finishes (its stats rows), then closed."""
+
+    def update(self, rows: pd.DataFrame) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class ClipWriter:
@@ -30,7 +45,10 @@ class ClipWriter:
         ``"overwrite"``.
     resume
         Skip chunks whose ``processed_clip_chunks`` marker already exists.
+    write_retries
+        Retries of a failed file write before its chunk fails.
 
+    Every option's meaning and range is in :class:`~dask_clipwriter.settings.WriterSettings`.
     Invalid settings raise :class:`~dask_clipwriter.settings.SettingsError` here, at
     construction, not on the workers.
     """
@@ -65,23 +83,40 @@ class ClipWriter:
         resume: bool = False,
         write_retries: int = 3,
     ):
-        # Every parameter is a WriterSettings field of the same name (a test keeps the
-        # defaults equal); WriterSettings validates them.
-        arguments = {name: value for name, value in locals().items() if name != "self"}
-        self.settings = WriterSettings(**arguments)
+        self.settings = WriterSettings(
+            output_path=output_path,
+            input_path=input_path,
+            upload_clips=upload_clips,
+            dry_run=dry_run,
+            generate_embeddings=generate_embeddings,
+            generate_previews=generate_previews,
+            generate_captions=generate_captions,
+            embedding_algorithm=embedding_algorithm,
+            caption_models=caption_models,
+            enhanced_caption_models=enhanced_caption_models,
+            verbose=verbose,
+            max_workers=max_workers,
+            log_stats=log_stats,
+            storage_options=storage_options,
+            existing=existing,
+            resume=resume,
+            write_retries=write_retries,
+        )
 
-    def __getattr__(self, name: str) -> Any:
-        # Settings read like attributes, as on the reference stage (writer.output_path, ...).
-        if name != "settings" and name in WriterSettings.__dataclass_fields__:
-            return getattr(self.settings, name)
-        raise AttributeError(name)
+    @classmethod
+    def from_settings(cls, settings: WriterSettings) -> ClipWriter:
+        """A writer for settings already resolved (the job's config, the command line)."""
+        writer = cls.__new__(cls)
+        writer.settings = settings
+        return writer
 
     def __repr__(self) -> str:
         return f"ClipWriter({self.settings!r})"
 
-    def write(self, clips, videos=None, *, compute: bool = True, progress: bool = False,
+    def write(self, clips, videos=None, *, compute: bool = True, progress: bool | ProgressHook = False,
               check_partitioning: bool = False):
-        """Write the dataset for ``clips`` (a Dask DataFrame of clip records).
+        """Write the dataset for ``clips`` (a Dask DataFrame of clip records, or None when
+        only video records are given).
 
         ``videos`` is an optional table of video records (pandas or Dask). Returns the run
         summary (the content of summary.json). With ``compute=False`` returns the lazy
@@ -91,43 +126,75 @@ class ClipWriter:
             result, other = dask.compute(writer.write(clips, compute=False), other)
             summary = result.iloc[0]
 
-        ``progress=True`` shows a progress bar (distributed's under a Client, Dask's local
-        one otherwise).
+        ``progress=True`` prints a progress line (partitions done, clips, MB written); any
+        object with ``update(rows)`` and ``close()`` (:class:`ProgressHook`) is told about
+        each writer partition as it finishes instead.
 
         A chunk split across partitions, or one clip uuid in two chunks, is only visible
         across partitions: by default the final reduction catches it (after the writers ran,
         removing those chunks' markers). ``check_partitioning=True`` checks first, on the key
         columns alone, and raises before anything is written.
         """
-        if check_partitioning:
+        if check_partitioning and clips is not None:
             precheck_partitioning(clips)
-        _, summary = build_graph(clips, self.settings, videos)
+        videos = video_collection(videos)
+        stats = None if clips is None else stats_collection(clips, self.settings, videos)
         if not compute:
-            return summary
-        return compute_with_progress(summary, progress=progress).iloc[0]
+            return summary_collection(stats, self.settings, videos)
+        hook = _progress_hook(progress, clips)
+        try:
+            if hook is not None and stats is not None:
+                stats = _persist_reporting(stats, hook)
+            return _compute(summary_collection(stats, self.settings, videos)).iloc[0]
+        finally:
+            if hook is not None:
+                hook.close()
 
 
 ClipWriterStage = ClipWriter
 
 
-def compute_with_progress(collection, *, progress: bool = False):
-    """Compute one Dask object, with the progress display that fits the active scheduler."""
+def _progress_hook(progress: bool | ProgressHook, clips) -> ProgressHook | None:
+    if progress is True:
+        return ChunkProgress(clips.npartitions, unit="partitions") if clips is not None else None
+    return progress or None
+
+
+def _current_client():
     try:
         from distributed import get_client
 
-        client = get_client()
+        return get_client()
     except (ImportError, ValueError):
-        client = None
+        return None
+
+
+def _compute(collection):
+    client = _current_client()
+    return client.compute(collection).result() if client is not None else collection.compute()
+
+
+def _persist_reporting(stats, hook: ProgressHook):
+    """``stats`` computed and kept (only its small rows), each partition reported to ``hook``
+    as it finishes; the summary is then reduced from the kept rows."""
+    client = _current_client()
     if client is not None:
-        future = client.compute(collection)
-        if progress:
-            from distributed import progress as show_progress
+        from distributed import as_completed, futures_of
 
-            show_progress(future)
-        return future.result()
-    if progress:
-        from dask.diagnostics import ProgressBar
+        stats = client.persist(stats)
+        for future in as_completed(futures_of(stats)):
+            hook.update(future.result())
+        return stats
+    from dask.callbacks import Callback
 
-        with ProgressBar():
-            return collection.compute()
-    return collection.compute()
+    stats = stats.optimize()  # the keys persist computes are those of the optimized graph
+    wanted = set(dask.core.flatten(stats.__dask_keys__()))
+
+    class _Report(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):
+            if key in wanted:
+                hook.update(result)
+
+    with _Report():
+        (stats,) = dask.persist(stats)
+    return stats

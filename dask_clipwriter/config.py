@@ -2,12 +2,12 @@
 
 Everything is resolved on the client into plain dataclasses (:class:`JobConfig`), which the
 job passes into the partition functions: workers started by dask-jobqueue never see the
-client's ``dask.config``.
+client's ``dask.config``. The option names are the fields of the settings classes
+(options.py); the YAML files beside the code hold their defaults.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,22 +17,20 @@ from typing import Any
 import dask.config
 import yaml
 
-from .settings import SettingsError, WriterSettings
+from .options import option_fields, option_kind
+from .settings import JOB_LEVEL_FIELDS, SettingsError, WriterSettings
 
 DEFAULTS_FILE = Path(__file__).with_name("clipwriter.yaml")
 NAMESPACE = "clipwriter"
 
-#: Writer fields that are not under ``clipwriter.writer`` (they are job-level).
-JOB_LEVEL_WRITER_FIELDS = ("output_path", "input_path", "storage_options")
 
-
-def load_defaults() -> None:
-    """Register the package defaults (idempotent; values already set keep priority)."""
-    with DEFAULTS_FILE.open() as fh:
+def register_defaults(path: str | os.PathLike) -> None:
+    """Register a YAML file of defaults (idempotent; values already set keep priority)."""
+    with open(path) as fh:
         dask.config.update_defaults(yaml.safe_load(fh))
 
 
-load_defaults()
+register_defaults(DEFAULTS_FILE)
 
 
 def apply_config_files(paths: list[str | os.PathLike]) -> None:
@@ -46,18 +44,18 @@ def apply_config_files(paths: list[str | os.PathLike]) -> None:
     dask.config.update(dask.config.config, dask.config.collect_env(), priority="new")
 
 
-def _canonical(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+def canonical(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Config keys as Python names: YAML and environment keys may use '-' for '_'."""
     return {str(k).replace("-", "_"): v for k, v in (mapping or {}).items()}
 
 
 def section(name: str) -> dict[str, Any]:
-    return _canonical(dask.config.get(f"{NAMESPACE}.{name}", default={}) or {})
+    return canonical(dask.config.get(f"{NAMESPACE}.{name}", default={}) or {})
 
 
-def settings_fields(cls) -> dict[str, dataclasses.Field]:
-    """Fields of a settings dataclass that can be set from config and flags."""
-    skip = JOB_LEVEL_WRITER_FIELDS if cls is WriterSettings else ()
-    return {f.name: f for f in dataclasses.fields(cls) if f.name not in skip and f.init}
+def settings_fields(cls) -> dict:
+    """The options of a settings class: what config keys and flags can set."""
+    return option_fields(cls, exclude=JOB_LEVEL_FIELDS if cls is WriterSettings else ())
 
 
 def build_settings(cls, values: Mapping[str, Any], **extra: Any):
@@ -68,28 +66,9 @@ def build_settings(cls, values: Mapping[str, Any], **extra: Any):
         raise SettingsError(
             f"unknown {cls.__name__} option(s) {unknown}; known: {', '.join(sorted(known))}"
         )
-    return cls(**{k: _coerce(known[k], v) for k, v in values.items()}, **extra)
-
-
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
     # YAML and flags give lists where the dataclasses keep tuples.
-    if isinstance(value, list) and field_kind(f) is list:
-        return tuple(value)
-    return value
-
-
-def field_kind(f: dataclasses.Field) -> type:
-    """bool, int, float, str or list: how a flag for this field parses its value."""
-    text = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    if text.startswith("bool"):
-        return bool
-    if "tuple" in text or "list" in text or "Sequence" in text:
-        return list
-    if text.startswith("int"):
-        return int
-    if text.startswith("float"):
-        return float
-    return str
+    coerced = {k: tuple(v) if isinstance(v, list) and option_kind(known[k]) is list else v for k, v in values.items()}
+    return cls(**coerced, **extra)
 
 
 def _absolute_if_local(path: str) -> str:
@@ -98,11 +77,11 @@ def _absolute_if_local(path: str) -> str:
 
 @dataclass
 class JobConfig:
-    input_path: str
-    output_path: str
+    """Everything a job run needs, resolved on the client. The paths and storage options
+    live in ``writer`` (the one copy); sources are read with the same storage options."""
+
     writer: WriterSettings
     stages: Any
-    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
     cluster_kind: str = "local"
     cluster_options: dict[str, Any] = field(default_factory=dict)
 
@@ -115,19 +94,14 @@ def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | N
     ``write`` command) ``stages`` is None.
     """
     overrides = dict(overrides or {})
-    top = _canonical(dask.config.get(NAMESPACE))
+    top = canonical(dask.config.get(NAMESPACE))
     input_path = overrides.pop("input_path", None) or top.get("input_path")
     output_path = overrides.pop("output_path", None) or top.get("output_path")
     if not input_path:
         raise SettingsError("no input path: pass --input or set clipwriter.input-path")
     if not output_path:
         raise SettingsError("no output path: pass --output or set clipwriter.output-path")
-    # Local paths are made absolute here, on the client: workers (SLURM jobs above all) may
-    # run in another directory.
-    input_path, output_path = _absolute_if_local(str(input_path)), _absolute_if_local(str(output_path))
-    storage_options = dict(top.get("storage_options") or {})
-    writer_values = section("writer")
-    stage_values = section("stages")
+    writer_values, stage_values = section("writer"), section("stages")
     for key, value in overrides.items():
         group, _, name = key.partition(".")
         target = {"writer": writer_values, "stages": stage_values}.get(group)
@@ -135,29 +109,22 @@ def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | N
             target[name] = value
     writer = build_settings(
         WriterSettings, writer_values,
-        input_path=str(input_path), output_path=str(output_path), storage_options=storage_options,
+        # Local paths are made absolute here, on the client: workers (SLURM jobs above all)
+        # may run in another directory.
+        input_path=_absolute_if_local(str(input_path)), output_path=_absolute_if_local(str(output_path)),
+        storage_options=dict(top.get("storage_options") or {}),
     )
     stages = build_settings(stage_settings_cls, stage_values) if stage_settings_cls else None
-    cluster = _canonical(dask.config.get(f"{NAMESPACE}.cluster", default={}))
-    kind = overrides.get("cluster") or cluster.get("kind") or "local"
-    options = _canonical(dask.config.get(f"{NAMESPACE}.cluster.{kind}", default={}) or {})
-    return JobConfig(
-        input_path=str(input_path),
-        output_path=str(output_path),
-        writer=writer,
-        stages=stages,
-        storage_options=storage_options,
-        cluster_kind=kind,
-        cluster_options=options,
-    )
+    kind = overrides.get("cluster") or section("cluster").get("kind") or "local"
+    return JobConfig(writer=writer, stages=stages, cluster_kind=kind, cluster_options=section(f"cluster.{kind}"))
 
 
 __all__ = [
     "JobConfig",
     "apply_config_files",
     "build_settings",
-    "field_kind",
-    "load_defaults",
+    "canonical",
+    "register_defaults",
     "resolve_job_config",
     "settings_fields",
 ]

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .probe import PROBE_KEYS
 from .records import ClipRecord, VideoRecord
 
 EXTRACT_METADATA_ERROR = "extract_metadata"
@@ -44,13 +45,7 @@ def clip_meta(
     }
     if clip.has_bytes:
         if probe is not None:
-            doc.update(
-                width=probe["width"],
-                height=probe["height"],
-                framerate=probe["framerate"],
-                num_frames=probe["num_frames"],
-                video_codec=probe["video_codec"],
-            )
+            doc.update((key, probe[key]) for key in PROBE_KEYS)
         doc["num_bytes"] = len(clip.buffer)
     if clip.motion_score_global_mean is not None:
         doc["motion_score"] = {
@@ -171,8 +166,9 @@ def chunk_document(stats: ChunkStats) -> dict[str, Any]:
     return dict(stats.__dict__)
 
 
-def chunk_stats_from_document(doc: dict[str, Any]) -> ChunkStats:
-    """Read a chunk marker back (resume): the same counters the run would have produced."""
+def read_chunk_document(data: bytes) -> ChunkStats:
+    """A chunk marker read back (resume): the same counters the run would have produced."""
+    doc = json.loads(data)
     names = ChunkStats.__dataclass_fields__
     return ChunkStats(**{k: v for k, v in doc.items() if k in names})
 

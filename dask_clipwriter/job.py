@@ -2,7 +2,7 @@
 
     list (client) ─▶ probe (workers, one task per video) ─▶ plan (client, from the probe)
         ─▶ one partition per chunk (dd.from_map: decode, transcode, motion, previews, plug-ins)
-        ─▶ ClipWriter graph (write_partition + finish_run), computed once with progress
+        ─▶ ClipWriter.write (the writer's one graph), computed once with a progress line
 
 The stage logic lives in :mod:`dask_clipwriter.video` and probing in :mod:`dask_clipwriter.probe`;
 this module only decides where each step runs.
@@ -20,11 +20,10 @@ import pandas as pd
 
 from . import layout
 from .build import clip_records_from_map
+from .clip_writer import ClipWriter
 from .config import JobConfig
 from .progress import ChunkProgress
-from .records import VIDEO_COLUMN_DTYPES, clip_records_meta
-from .settings import WriterSettings
-from .writer import stats_collection, summary_collection, video_collection
+from .records import clip_records_meta, video_records_frame
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def plan_videos(probes: list[dict[str, Any]], stages) -> tuple[list, pd.DataFram
             plans.extend((chunk, probe) for chunk in chunks)
             row.update(num_clip_chunks=len(chunks), num_total_clips=chunks[0].num_total_clips if chunks else 0)
         rows.append(row)
-    return plans, pd.DataFrame(rows, columns=list(VIDEO_COLUMN_DTYPES))
+    return plans, video_records_frame(rows)
 
 
 def chunk_records(item, resume_marker: str | None, *, stages, storage_options: dict[str, Any]) -> pd.DataFrame:
@@ -85,25 +84,27 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
 
     stream = stream or sys.stderr
     started = time.monotonic()
-    videos = list_videos(cfg.input_path, extensions=cfg.stages.extensions, limit=cfg.stages.limit,
-                         storage_options=cfg.storage_options)
-    print(f"found {len(videos)} videos under {cfg.input_path}", file=stream, flush=True)
-    probes = client.gather(client.map(probe_source, videos, storage_options=cfg.storage_options))
+    writer = cfg.writer
+    videos = list_videos(writer.input_path, extensions=cfg.stages.extensions, limit=cfg.stages.limit,
+                         storage_options=writer.storage_options)
+    print(f"found {len(videos)} videos under {writer.input_path}", file=stream, flush=True)
+    probes = client.gather(client.map(probe_source, videos, storage_options=writer.storage_options))
     plans, video_records = plan_videos(probes, cfg.stages)
     failed = video_records["error"].notna().sum()
     print(f"planned {len(plans)} chunks, {int(video_records['num_total_clips'].fillna(0).sum())} clips"
           f"{f'; {failed} unreadable videos' if failed else ''}", file=stream, flush=True)
 
     markers = [
-        layout.chunk_json_path(cfg.output_path, layout.relative_video_path(plan.video, cfg.input_path),
-                               plan.chunk_index) if cfg.writer.resume else None
+        layout.chunk_json_path(writer.output_path, layout.relative_video_path(plan.video, writer.input_path),
+                               plan.chunk_index) if writer.resume else None
         for plan, _ in plans
     ]
     clips = clip_records_from_map(
-        chunk_records, plans, markers, stages=cfg.stages, storage_options=cfg.storage_options,
+        chunk_records, plans, markers, stages=cfg.stages, storage_options=writer.storage_options,
         meta=clip_records_meta(), label="clip-chunk",
     ) if plans else None
-    summary = write_with_progress(cfg.writer, client, clips, video_records, len(plans), stream)
+    summary = ClipWriter.from_settings(writer).write(clips, video_records,
+                                                     progress=ChunkProgress(len(plans), stream=stream))
     totals = summary["totals"]
     print(
         f"done in {time.monotonic() - started:.1f} s: {totals['videos']} videos, {totals['chunks']} chunks, "
@@ -112,24 +113,5 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
         f"written, {sum(totals['files_skipped'].values())} skipped, {totals.get('videos_failed', 0)} videos failed",
         file=stream, flush=True,
     )
-    print(f"summary: {layout.summary_path(cfg.output_path)}", file=stream, flush=True)
+    print(f"summary: {layout.summary_path(writer.output_path)}", file=stream, flush=True)
     return summary
-
-
-def write_with_progress(settings: WriterSettings, client, clips, videos: pd.DataFrame | None, total: int,
-                        stream: TextIO, unit: str = "chunks") -> dict:
-    """Write with a progress line: the writer partitions are persisted on the cluster (each
-    computed once, only its small stats rows kept), reported as they finish, then reduced."""
-    from distributed import as_completed, futures_of
-
-    if clips is None:  # no video had a clip: still write video JSONs and summary.json
-        from .writer import finish_run
-
-        return client.submit(finish_run, [], settings, videos, pure=False).result()
-    videos_collection = video_collection(videos)
-    stats = client.persist(stats_collection(clips, settings, videos_collection))
-    progress = ChunkProgress(total, stream=stream, unit=unit)
-    for future in as_completed(futures_of(stats)):
-        progress.update(future.result())
-    progress.close()
-    return client.compute(summary_collection(stats, settings, videos_collection)).result().iloc[0]

@@ -15,7 +15,7 @@ duration comes from the stream and falls back to the container, and
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import BinaryIO
 
 
@@ -30,6 +30,11 @@ class ClipProbe:
     framerate: float
     num_frames: int
     video_codec: str
+
+
+#: The clip-level values probed from a clip's bytes, in the order of the metas keys 8-12.
+#: The one list of them: clip records, clip metas and the job's stages all use it.
+PROBE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ClipProbe))
 
 
 @dataclass(frozen=True)

@@ -1,169 +1,100 @@
-"""The clip/video record contract (shared/spec/clip-records.md): columns, dtypes, validation.
+"""The clip and video record contract (shared/spec/clip-records.md), declared once.
 
-A partition (pandas) is turned into plain Python :class:`ClipRecord` objects by
-:func:`normalise_clip_partition`. That is the one place where pandas' many spellings of
-"missing" (None, NaN, ``pd.NA``), pyarrow-backed values (maps as lists of pairs) and numpy
-arrays are folded into one shape, and where bad input is refused with an error naming the
-record and the column. Everything downstream works on the normalised objects.
+The fields of :class:`ClipRecord` and :class:`VideoRecord` *are* the columns. Each field's
+kind (:data:`KINDS`) says how the column is held in pandas, how it is stored in Parquet and
+how one cell is read (values.py). The frame builders, the Dask meta, the stored-record
+schema and the normaliser are all derived from that one table, so a new column is one new
+field.
+
+A partition (pandas) becomes plain Python records in :func:`normalise_clip_partition`. It
+is the one place where bad input is refused, with an error naming the record and the column.
+Everything downstream works on the normalised records.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-REQUIRED_CLIP_COLUMNS = ("video", "clip_chunk_index", "span_uuid", "span_start", "span_end")
+from .probe import PROBE_KEYS
+from .values import CONVERT_STRING_HINT, Cells, RecordError, Window, is_missing
 
-#: Every column the writer understands, with the pandas dtype of an empty record frame.
-#: Nested and binary columns are ``object`` (bytes, numpy arrays, lists of dicts).
-CLIP_COLUMN_DTYPES: dict[str, str] = {
-    "video": "object",
-    "clip_chunk_index": "int64",
-    "span_uuid": "object",
-    "span_start": "float64",
-    "span_end": "float64",
-    "filtered_by": "object",
-    "source_video": "object",
-    "buffer": "object",
-    "width": "float64",
-    "height": "float64",
-    "framerate": "float64",
-    "num_frames": "float64",
-    "video_codec": "object",
-    "motion_score_global_mean": "float64",
-    "motion_score_per_patch_min_256": "float64",
-    "aesthetic_score": "float64",
-    "embedding": "object",
-    "windows": "object",
-    "errors": "object",
-    "width_source": "float64",
-    "height_source": "float64",
-    "framerate_source": "float64",
-}
-CLIP_COLUMNS = tuple(CLIP_COLUMN_DTYPES)
+__all__ = [
+    "CLIP_COLUMNS", "ClipRecord", "Column", "KINDS", "RecordError", "VideoRecord", "Window",
+    "check_clip_columns", "clip_columns", "clip_records_frame", "clip_records_meta", "is_missing",
+    "normalise_clip_partition", "normalise_video_frame", "video_columns", "video_records_frame",
+    "video_records_meta",
+]
 
-#: Columns whose values are bytes or nested objects; Dask's ``dataframe.convert-string``
-#: silently turns them into text if the collection is built with it on.
-NESTED_CLIP_COLUMNS = ("buffer", "embedding", "windows", "errors")
 
-VIDEO_COLUMN_DTYPES: dict[str, str] = {
-    "video": "object",
-    "height": "float64",
-    "width": "float64",
-    "framerate": "float64",
-    "num_frames": "float64",
-    "duration": "float64",
-    "video_codec": "object",
-    "pixel_format": "object",
-    "audio_codec": "object",
-    "num_total_clips": "float64",
-    "num_clip_chunks": "float64",
-    "error": "object",  # [ours] why the video could not be read; such a video has no clips
+@dataclass(frozen=True)
+class Kind:
+    """How a column of one kind is held in pandas, stored in Arrow and read from a cell."""
+
+    pandas_dtype: str
+    arrow_type: pa.DataType
+    #: the :class:`~.values.Cells` method that reads one cell
+    reader: str
+    #: bytes or nested values, which Dask's string conversion would turn into text
+    nested: bool = False
+
+
+_TEXT_MAP = pa.map_(pa.string(), pa.string())
+_WINDOW = pa.struct([("start_frame", pa.int64()), ("end_frame", pa.int64()), ("caption", _TEXT_MAP),
+                     ("enhanced_caption", _TEXT_MAP), ("webp", pa.binary())])
+
+KINDS: dict[str, Kind] = {
+    "text": Kind("object", pa.string(), "text"),
+    "uuid": Kind("object", pa.string(), "uuid"),
+    "index": Kind("int64", pa.int64(), "index"),
+    # pandas turns an integer column with gaps into float; Parquet keeps it integer.
+    "integer": Kind("float64", pa.int64(), "integer"),
+    "real": Kind("float64", pa.float64(), "real"),
+    "binary": Kind("object", pa.binary(), "binary", nested=True),
+    "embedding": Kind("object", pa.list_(pa.float32()), "embedding", nested=True),
+    "windows": Kind("object", pa.list_(_WINDOW), "windows", nested=True),
+    "errors": Kind("object", _TEXT_MAP, "errors", nested=True),
 }
 
-CONVERT_STRING_HINT = (
-    "Dask's 'dataframe.convert-string' option turned it into text when the collection was "
-    "built. Build clip records with dask_clipwriter.clip_records_from_map(...), or under "
-    "dask.config.set({'dataframe.convert-string': False}), or give the column a pyarrow "
-    "dtype (pd.ArrowDtype(pa.binary()) for bytes, list/struct types for nested values)."
-)
 
-
-class RecordError(ValueError):
-    """A clip or video record breaks the contract; the message names record and column."""
-
-
-def clip_records_meta(extra_columns: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """An empty frame with every clip column and the dtypes the writer expects."""
-    dtypes = {**CLIP_COLUMN_DTYPES, **(extra_columns or {})}
-    return pd.DataFrame({name: pd.Series([], dtype=dt) for name, dt in dtypes.items()})
-
-
-def video_records_meta() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series([], dtype=dt) for name, dt in VIDEO_COLUMN_DTYPES.items()})
-
-
-# --------------------------------------------------------------------------------------
-# Value helpers
-
-
-def is_missing(value: Any) -> bool:
-    """True for None, NaN, pd.NA and NaT: every way pandas spells "absent"."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating):
-        return math.isnan(value)
-    return False
-
-
-def _is_text_dtype(dtype: Any) -> bool:
-    if isinstance(dtype, pd.StringDtype):
-        return True
-    if isinstance(dtype, pd.ArrowDtype):
-        import pyarrow as pa
-
-        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
-    return False
-
-
-def check_clip_columns(columns: Any, dtypes: Mapping[str, Any] | None = None) -> None:
-    """Refuse a collection whose columns cannot be written, before any work is scheduled."""
-    present = set(columns)
-    missing = [c for c in REQUIRED_CLIP_COLUMNS if c not in present]
-    if missing:
-        raise RecordError(
-            f"clip records lack required column(s) {', '.join(repr(c) for c in missing)}; "
-            f"required: {', '.join(REQUIRED_CLIP_COLUMNS)}"
-        )
-    for name in NESTED_CLIP_COLUMNS:
-        if dtypes is not None and name in dtypes and _is_text_dtype(dtypes[name]):
-            raise RecordError(f"column {name!r} has a text dtype ({dtypes[name]}), not bytes/nested values: " + CONVERT_STRING_HINT)
-
-
-# --------------------------------------------------------------------------------------
-# Normalised records
-
-
-@dataclass
-class Window:
-    start_frame: int
-    end_frame: int
-    caption: dict[str, str] = field(default_factory=dict)
-    enhanced_caption: dict[str, str] = field(default_factory=dict)
-    webp: bytes | None = None
+def _column(kind: str, *, required: bool = False, factory=None):
+    metadata = {"kind": kind, "required": required}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=None, metadata=metadata)
 
 
 @dataclass
 class ClipRecord:
-    video: str
-    clip_chunk_index: int
-    span_uuid: str
-    span_start: float
-    span_end: float
-    filtered_by: str | None = None
-    source_video: str | None = None
-    buffer: bytes | None = None
-    width: int | None = None
-    height: int | None = None
-    framerate: float | None = None
-    num_frames: int | None = None
-    video_codec: str | None = None
-    motion_score_global_mean: float | None = None
-    motion_score_per_patch_min_256: float | None = None
-    aesthetic_score: float | None = None
-    embedding: np.ndarray | None = None
-    windows: list[Window] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    width_source: int | None = None
-    height_source: int | None = None
-    framerate_source: float | None = None
+    """One clip record, normalised. Defaults are what an absent optional column means."""
+
+    video: str = _column("text", required=True)
+    clip_chunk_index: int = _column("index", required=True)
+    span_uuid: str = _column("uuid", required=True)
+    span_start: float = _column("real", required=True)
+    span_end: float = _column("real", required=True)
+    filtered_by: str | None = _column("text")
+    source_video: str | None = _column("text")
+    buffer: bytes | None = _column("binary")
+    width: int | None = _column("integer")
+    height: int | None = _column("integer")
+    framerate: float | None = _column("real")
+    num_frames: int | None = _column("integer")
+    video_codec: str | None = _column("text")
+    motion_score_global_mean: float | None = _column("real")
+    motion_score_per_patch_min_256: float | None = _column("real")
+    aesthetic_score: float | None = _column("real")
+    embedding: np.ndarray | None = _column("embedding")
+    windows: list[Window] = _column("windows", factory=list)
+    errors: dict[str, str] = _column("errors", factory=dict)
+    width_source: int | None = _column("integer")
+    height_source: int | None = _column("integer")
+    framerate_source: float | None = _column("real")
 
     @property
     def passed(self) -> bool:
@@ -179,251 +110,156 @@ class ClipRecord:
 
     def probe_values(self) -> dict[str, Any] | None:
         """The record's own probe values, or None when any of them is absent."""
-        values = {
-            "width": self.width,
-            "height": self.height,
-            "framerate": self.framerate,
-            "num_frames": self.num_frames,
-            "video_codec": self.video_codec,
-        }
+        values = {name: getattr(self, name) for name in PROBE_KEYS}
         return None if any(v is None for v in values.values()) else values
 
 
 @dataclass
 class VideoRecord:
-    video: str
-    height: int | None = None
-    width: int | None = None
-    framerate: float | None = None
-    num_frames: int | None = None
-    duration: float | None = None
-    video_codec: str | None = None
-    pixel_format: str | None = None
-    audio_codec: str | None = None
-    num_total_clips: int | None = None
-    num_clip_chunks: int | None = None
-    error: str | None = None
+    """One video record (the optional ``videos`` table), normalised."""
+
+    video: str = _column("text", required=True)
+    height: int | None = _column("integer")
+    width: int | None = _column("integer")
+    framerate: float | None = _column("real")
+    num_frames: int | None = _column("integer")
+    duration: float | None = _column("real")
+    video_codec: str | None = _column("text")
+    pixel_format: str | None = _column("text")
+    audio_codec: str | None = _column("text")
+    num_total_clips: int | None = _column("integer")
+    num_clip_chunks: int | None = _column("integer")
+    error: str | None = _column("text")  # [ours] why the video could not be read; it has no clips
 
 
-class _Field:
-    """Converts one cell, raising :class:`RecordError` that names record and column."""
-
-    def __init__(self, where: str):
-        self.where = where
-
-    def fail(self, column: str, problem: str) -> RecordError:
-        return RecordError(f"{self.where}: column {column!r} {problem}")
-
-    def text(self, column: str, value: Any, *, required: bool = False) -> str | None:
-        if is_missing(value):
-            if required:
-                raise self.fail(column, "is missing")
-            return None
-        if not isinstance(value, str):
-            raise self.fail(column, f"must be a string, got {type(value).__name__}")
-        if required and not value:
-            raise self.fail(column, "is empty")
-        return value
-
-    def integer(self, column: str, value: Any, *, required: bool = False) -> int | None:
-        if is_missing(value):
-            if required:
-                raise self.fail(column, "is missing")
-            return None
-        if isinstance(value, bool | np.bool_):
-            raise self.fail(column, "must be an integer, got bool")
-        if isinstance(value, numbers.Integral):
-            return int(value)
-        # Integer columns with gaps are float in pandas: accept whole floats.
-        if isinstance(value, numbers.Real) and float(value).is_integer():
-            return int(value)
-        raise self.fail(column, f"must be an integer, got {value!r}")
-
-    def real(self, column: str, value: Any, *, required: bool = False) -> float | None:
-        if is_missing(value):
-            if required:
-                raise self.fail(column, "is missing")
-            return None
-        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-            raise self.fail(column, f"must be a number, got {type(value).__name__}")
-        result = float(value)
-        if math.isinf(result):
-            raise self.fail(column, "must be finite")
-        return result
-
-    def binary(self, column: str, value: Any) -> bytes | None:
-        if is_missing(value):
-            return None
-        if isinstance(value, bytes):
-            return value
-        if isinstance(value, bytearray | memoryview):
-            return bytes(value)
-        if isinstance(value, str):
-            raise self.fail(column, "holds text, not bytes: " + CONVERT_STRING_HINT)
-        raise self.fail(column, f"must be bytes, got {type(value).__name__}")
-
-    def text_map(self, column: str, value: Any) -> dict[str, str]:
-        """A map model -> text: a dict, or pyarrow's list of (key, value) pairs."""
-        if is_missing(value):
-            return {}
-        if isinstance(value, str):
-            raise self.fail(column, "holds text, not a map: " + CONVERT_STRING_HINT)
-        pairs = value.items() if isinstance(value, Mapping) else value
-        out: dict[str, str] = {}
-        try:
-            for key, text in pairs:
-                if is_missing(text):
-                    continue
-                if not isinstance(key, str) or not isinstance(text, str):
-                    raise TypeError
-                out[key] = text
-        except (TypeError, ValueError):
-            raise self.fail(column, f"must map strings to strings, got {value!r:.80}") from None
-        return out
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    required: bool
 
 
-def _absent(value: Any) -> bool:
-    """Missing, for a cell that may hold a container (whose truth value is ambiguous)."""
-    return not isinstance(value, np.ndarray | list | tuple | Mapping) and is_missing(value)
+def _columns(record_type) -> tuple[Column, ...]:
+    return tuple(Column(f.name, KINDS[f.metadata["kind"]], f.metadata["required"]) for f in fields(record_type))
 
 
-def _sequence(value: Any) -> list | None:
-    if isinstance(value, list | tuple):
-        return list(value)
-    if isinstance(value, np.ndarray):
-        return list(value)
-    return None
+_CLIP_COLUMNS = _columns(ClipRecord)
+_VIDEO_COLUMNS = _columns(VideoRecord)
 
 
-def _windows(f: _Field, value: Any) -> list[Window]:
-    if _absent(value):
-        return []
-    if isinstance(value, str):
-        raise f.fail("windows", "holds text, not a list of windows: " + CONVERT_STRING_HINT)
-    items = _sequence(value)
-    if items is None:
-        raise f.fail("windows", f"must be a list of window structs, got {type(value).__name__}")
-    windows = []
-    for i, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            raise f.fail("windows", f"item {i} must be a struct/dict, got {type(item).__name__}")
-        col = f"windows[{i}]"
-        start = f.integer(f"{col}.start_frame", item.get("start_frame"), required=True)
-        end = f.integer(f"{col}.end_frame", item.get("end_frame"), required=True)
-        if start < 0 or end < start:
-            raise f.fail(col, f"has start_frame {start} and end_frame {end}; need 0 <= start_frame <= end_frame")
-        windows.append(
-            Window(
-                start_frame=start,
-                end_frame=end,
-                caption=f.text_map(f"{col}.caption", item.get("caption")),
-                enhanced_caption=f.text_map(f"{col}.enhanced_caption", item.get("enhanced_caption")),
-                webp=f.binary(f"{col}.webp", item.get("webp")),
-            )
-        )
-    return windows
+def clip_columns() -> tuple[Column, ...]:
+    return _CLIP_COLUMNS
 
 
-def _errors(f: _Field, value: Any) -> dict[str, str]:
-    if _absent(value):
-        return {}
-    if isinstance(value, str):
-        raise f.fail("errors", "holds text, not a map or list of keys: " + CONVERT_STRING_HINT)
-    if isinstance(value, Mapping):
-        return {str(k): "" if is_missing(v) else str(v) for k, v in value.items()}
-    items = _sequence(value)
-    if items is None:
-        raise f.fail("errors", f"must be a map or a list of keys, got {type(value).__name__}")
-    out: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, str):
-            out[item] = ""
-        elif isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str):
-            out[item[0]] = "" if is_missing(item[1]) else str(item[1])
+def video_columns() -> tuple[Column, ...]:
+    return _VIDEO_COLUMNS
+
+
+#: Every clip column's name, in contract order.
+CLIP_COLUMNS: tuple[str, ...] = tuple(c.name for c in _CLIP_COLUMNS)
+REQUIRED_CLIP_COLUMNS: tuple[str, ...] = tuple(c.name for c in _CLIP_COLUMNS if c.required)
+
+
+# --------------------------------------------------------------------------------------
+# Frames
+
+
+def _frame(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows (dicts) as a frame with exactly the table's columns and dtypes.
+
+    Object columns are filled cell by cell: pandas would otherwise infer its string dtype
+    for text, or try to stack equal-length arrays into a 2-D block."""
+    data = {}
+    for column in columns:
+        values = [row.get(column.name) for row in rows]
+        if column.kind.pandas_dtype == "object":
+            cells = np.empty(len(values), dtype=object)
+            for i, value in enumerate(values):
+                cells[i] = value
+            data[column.name] = pd.Series(cells, dtype=object)
         else:
-            raise f.fail("errors", f"has an entry that is neither a key nor a (key, message) pair: {item!r:.80}")
-    return out
+            data[column.name] = pd.Series([np.nan if v is None else v for v in values], dtype=column.kind.pandas_dtype)
+    return pd.DataFrame(data)
 
 
-def _embedding(f: _Field, value: Any) -> np.ndarray | None:
-    if _absent(value):
-        return None
-    if isinstance(value, str):
-        raise f.fail("embedding", "holds text, not numbers: " + CONVERT_STRING_HINT)
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise f.fail("embedding", f"must be a list or array of numbers, got {value!r:.80}") from None
-    if array.size == 0:
-        raise f.fail("embedding", "is empty")
-    if array.ndim > 1 and array.shape[0] != 1:
-        raise f.fail("embedding", f"must be one vector (shape (D,) or (1, D)), got shape {array.shape}")
-    return array.reshape(1, -1)
+def clip_records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Clip record rows (dicts; absent keys are null) as a frame with the contract's dtypes."""
+    return _frame(_CLIP_COLUMNS, rows)
 
 
-def canonical_uuid(f: _Field, column: str, value: Any) -> str:
-    text = f.text(column, value, required=True)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        raise f.fail(column, f"is not a UUID: {text!r}") from None
+def clip_records_meta(extra_columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """An empty frame with every clip column and the dtypes the writer expects."""
+    meta = clip_records_frame([])
+    for name, dtype in (extra_columns or {}).items():
+        meta[name] = pd.Series([], dtype=dtype)
+    return meta
+
+
+def video_records_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    return _frame(_VIDEO_COLUMNS, rows)
+
+
+def video_records_meta() -> pd.DataFrame:
+    return video_records_frame([])
+
+
+# --------------------------------------------------------------------------------------
+# Checks on whole collections
+
+
+def _is_text_dtype(dtype: Any) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return False
+
+
+def check_clip_columns(columns: Any, dtypes: Mapping[str, Any] | None = None) -> None:
+    """Refuse a collection whose columns cannot be written, before any work is scheduled."""
+    present = set(columns)
+    missing = [c for c in REQUIRED_CLIP_COLUMNS if c not in present]
+    if missing:
+        raise RecordError(
+            f"clip records lack required column(s) {', '.join(repr(c) for c in missing)}; "
+            f"required: {', '.join(REQUIRED_CLIP_COLUMNS)}"
+        )
+    for column in _CLIP_COLUMNS:
+        dtype = (dtypes or {}).get(column.name)
+        if column.kind.nested and dtype is not None and _is_text_dtype(dtype):
+            raise RecordError(
+                f"column {column.name!r} has a text dtype ({dtype}), not bytes/nested values: " + CONVERT_STRING_HINT)
+
+
+# --------------------------------------------------------------------------------------
+# Normalising
+
+
+def _read(cells: Cells, column: Column, row: Mapping[str, Any]) -> Any:
+    return getattr(cells, column.kind.reader)(column.name, row.get(column.name), required=column.required)
 
 
 def normalise_clip_row(row: Mapping[str, Any], position: int) -> ClipRecord:
     """One clip record as plain Python values; raises RecordError naming record and column."""
-    where = f"clip record {position}"
-    f = _Field(where)
-    span_uuid = canonical_uuid(f, "span_uuid", row.get("span_uuid"))
-    f.where = f"clip record {span_uuid}"
-    video = f.text("video", row.get("video"), required=True)
-    f.where = f"clip record {span_uuid} of video {video!r}"
-    start = f.real("span_start", row.get("span_start"), required=True)
-    end = f.real("span_end", row.get("span_end"), required=True)
-    if end < start:
-        raise f.fail("span_end", f"({end}) is before span_start ({start})")
-    return ClipRecord(
-        video=video,
-        clip_chunk_index=_chunk_index(f, row.get("clip_chunk_index")),
-        span_uuid=span_uuid,
-        span_start=start,
-        span_end=end,
-        filtered_by=f.text("filtered_by", row.get("filtered_by")) or None,
-        source_video=f.text("source_video", row.get("source_video")) or video,
-        buffer=f.binary("buffer", row.get("buffer")),
-        width=f.integer("width", row.get("width")),
-        height=f.integer("height", row.get("height")),
-        framerate=f.real("framerate", row.get("framerate")),
-        num_frames=f.integer("num_frames", row.get("num_frames")),
-        video_codec=f.text("video_codec", row.get("video_codec")),
-        motion_score_global_mean=f.real("motion_score_global_mean", row.get("motion_score_global_mean")),
-        motion_score_per_patch_min_256=f.real(
-            "motion_score_per_patch_min_256", row.get("motion_score_per_patch_min_256")
-        ),
-        aesthetic_score=f.real("aesthetic_score", row.get("aesthetic_score")),
-        embedding=_embedding(f, row.get("embedding")),
-        windows=_windows(f, row.get("windows")),
-        errors=_errors(f, row.get("errors")),
-        width_source=f.integer("width_source", row.get("width_source")),
-        height_source=f.integer("height_source", row.get("height_source")),
-        framerate_source=f.real("framerate_source", row.get("framerate_source")),
-    )
-
-
-def _chunk_index(f: _Field, value: Any) -> int:
-    index = f.integer("clip_chunk_index", value, required=True)
-    if index < 0:
-        raise f.fail("clip_chunk_index", f"must be >= 0, got {index}")
-    return index
+    cells = Cells(f"clip record {position}")
+    span_uuid = cells.uuid("span_uuid", row.get("span_uuid"), required=True)
+    cells.where = f"clip record {span_uuid}"
+    video = cells.text("video", row.get("video"), required=True)
+    cells.where = f"clip record {span_uuid} of video {video!r}"
+    record = ClipRecord(**{column.name: _read(cells, column, row) for column in _CLIP_COLUMNS})
+    if record.span_end < record.span_start:
+        raise cells.fail("span_end", f"({record.span_end}) is before span_start ({record.span_start})")
+    record.filtered_by = record.filtered_by or None  # "" means passed, as None does
+    record.source_video = record.source_video or video
+    return record
 
 
 def normalise_clip_partition(df: pd.DataFrame) -> list[ClipRecord]:
     """All records of a partition, in order. Checks columns and each cell; raises RecordError."""
     check_clip_columns(df.columns, df.dtypes.to_dict())
     columns = list(df.columns)
-    records = []
-    for position, values in enumerate(df.itertuples(index=False, name=None)):
-        records.append(normalise_clip_row(dict(zip(columns, values, strict=True)), position))
-    return records
+    return [normalise_clip_row(dict(zip(columns, values, strict=True)), position)
+            for position, values in enumerate(df.itertuples(index=False, name=None))]
 
 
 def normalise_video_frame(df: pd.DataFrame | None) -> dict[str, VideoRecord]:
@@ -436,23 +272,10 @@ def normalise_video_frame(df: pd.DataFrame | None) -> dict[str, VideoRecord]:
     columns = list(df.columns)
     for position, values in enumerate(df.itertuples(index=False, name=None)):
         row = dict(zip(columns, values, strict=True))
-        f = _Field(f"video record {position}")
-        video = f.text("video", row.get("video"), required=True)
-        f.where = f"video record {video!r}"
+        cells = Cells(f"video record {position}")
+        video = cells.text("video", row.get("video"), required=True)
+        cells.where = f"video record {video!r}"
         if video in out:
             raise RecordError(f"video record {video!r} appears more than once")
-        out[video] = VideoRecord(
-            video=video,
-            height=f.integer("height", row.get("height")),
-            width=f.integer("width", row.get("width")),
-            framerate=f.real("framerate", row.get("framerate")),
-            num_frames=f.integer("num_frames", row.get("num_frames")),
-            duration=f.real("duration", row.get("duration")),
-            video_codec=f.text("video_codec", row.get("video_codec")),
-            pixel_format=f.text("pixel_format", row.get("pixel_format")),
-            audio_codec=f.text("audio_codec", row.get("audio_codec")),
-            num_total_clips=f.integer("num_total_clips", row.get("num_total_clips")),
-            num_clip_chunks=f.integer("num_clip_chunks", row.get("num_clip_chunks")),
-            error=f.text("error", row.get("error")),
-        )
+        out[video] = VideoRecord(**{column.name: _read(cells, column, row) for column in _VIDEO_COLUMNS})
     return out

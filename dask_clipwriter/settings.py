@@ -1,8 +1,10 @@
 """Writer settings: the reference writer's parameters plus ours, validated once on the client.
 
-The frozen :class:`WriterSettings` value is what travels to the workers inside each
-partition task, so a dask-jobqueue worker (which never sees the client's ``dask.config``)
-writes with exactly the settings the client resolved.
+Each option's default, help line and range live in its field (options.py); the command
+line, the config namespace and ``ClipWriter``'s signature follow from here. The frozen
+:class:`WriterSettings` value is what travels to the workers inside each partition task, so
+a dask-jobqueue worker (which never sees the client's ``dask.config``) writes with exactly
+the settings the client resolved.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .options import check_options, option
 
 #: Embedding algorithms and the directory pair their embeddings are written to.
 EMBEDDING_ALGORITHMS: dict[str, tuple[str, str]] = {
@@ -20,6 +24,10 @@ EMBEDDING_ALGORITHMS: dict[str, tuple[str, str]] = {
 
 EXISTING_FILE_POLICIES = ("skip", "overwrite")
 
+#: Fields that are not options of the ``clipwriter.writer`` section: they are set per job
+#: (``clipwriter.input-path`` ...) or per call.
+JOB_LEVEL_FIELDS = ("output_path", "input_path", "storage_options")
+
 
 class SettingsError(ValueError):
     """An invalid writer setting; the message names the setting and what is allowed."""
@@ -29,46 +37,40 @@ class SettingsError(ValueError):
 class WriterSettings:
     output_path: str
     input_path: str
-    upload_clips: bool = True
-    dry_run: bool = False
-    generate_embeddings: bool = False
-    generate_previews: bool = False
-    generate_captions: bool = False
-    embedding_algorithm: str = "cosmos-embed1-224p"
-    caption_models: tuple[str, ...] = ()
-    enhanced_caption_models: tuple[str, ...] = ()
-    verbose: bool = False
-    max_workers: int = 6
-    log_stats: bool = False
+    upload_clips: bool = option(True, "write clip mp4 files (clips/, filtered_clips/)")
+    dry_run: bool = option(False, "write no clip-level files; still count and write video/chunk JSON and summary.json")
+    generate_embeddings: bool = option(False, "log and count passed clips without an embedding")
+    generate_previews: bool = option(False, "log and count windows of passed clips without a WebP preview")
+    generate_captions: bool = option(False, "accepted for compatibility; captions are written whenever present")
+    embedding_algorithm: str = option("cosmos-embed1-224p", ", ".join(EMBEDDING_ALGORITHMS))
+    caption_models: tuple[str, ...] = option(
+        help="caption models whose captions are written, in priority order", factory=tuple)
+    enhanced_caption_models: tuple[str, ...] = option(
+        help="enhanced-caption models whose captions are written, in priority order", factory=tuple)
+    verbose: bool = option(False, "log one line per file and per chunk")
+    max_workers: int = option(6, "concurrent file writes within one partition", minimum=1)
+    log_stats: bool = option(False, "accepted for compatibility (reserved)")
     storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    existing: str = "skip"
-    resume: bool = False
-    write_retries: int = 3
+    existing: str = option("skip", "what to do with a file that exists: skip or overwrite",
+                           choices=EXISTING_FILE_POLICIES)
+    resume: bool = option(False, "skip chunks whose processed_clip_chunks marker exists (no decoding either)")
+    write_retries: int = option(3, "retries of a failed file write before the chunk fails", minimum=0)
 
     def __post_init__(self) -> None:
         for name in ("output_path", "input_path"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip("/"):
                 raise SettingsError(f"{name} must be a non-empty path or URL string, got {value!r}")
-        for name in ("upload_clips", "dry_run", "generate_embeddings", "generate_previews",
-                     "generate_captions", "verbose", "log_stats", "resume"):
-            if not isinstance(getattr(self, name), bool):
-                raise SettingsError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.embedding_algorithm not in EMBEDDING_ALGORITHMS:
             raise SettingsError(
                 f"embedding_algorithm {self.embedding_algorithm!r} is not supported; "
                 f"choose one of {', '.join(EMBEDDING_ALGORITHMS)}"
             )
-        object.__setattr__(self, "caption_models", _model_list("caption_models", self.caption_models))
-        object.__setattr__(
-            self, "enhanced_caption_models", _model_list("enhanced_caption_models", self.enhanced_caption_models)
-        )
-        for name, low in (("max_workers", 1), ("write_retries", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise SettingsError(f"{name} must be an integer >= {low}, got {value!r}")
-        if self.existing not in EXISTING_FILE_POLICIES:
-            raise SettingsError(f"existing must be one of {EXISTING_FILE_POLICIES}, got {self.existing!r}")
+        for name in ("caption_models", "enhanced_caption_models"):
+            object.__setattr__(self, name, _model_list(name, getattr(self, name)))
+        problems = check_options(self)
+        if problems:
+            raise SettingsError("; ".join(problems))
         if self.storage_options is None:
             object.__setattr__(self, "storage_options", {})
         if not isinstance(self.storage_options, Mapping):

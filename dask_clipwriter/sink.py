@@ -6,14 +6,14 @@
   ``overwrite`` replaces it;
 * confined: every path must lie below the sink's root (``output_path``);
 * retried: a failed put is retried with backoff, then reported with its path and cause;
-* counted: files and bytes written and files skipped, per top-level dataset directory.
+* counted: each batch returns the files and bytes it wrote and the files it skipped, per
+  top-level dataset directory (the sink keeps no running totals).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import uuid
 from collections import Counter
@@ -40,10 +40,18 @@ class SinkCounts:
     bytes_written: Counter = field(default_factory=Counter)
     files_skipped: Counter = field(default_factory=Counter)
 
-    def add(self, other: SinkCounts) -> None:
+    def add(self, other: SinkCounts) -> SinkCounts:
         self.files_written.update(other.files_written)
         self.bytes_written.update(other.bytes_written)
         self.files_skipped.update(other.files_skipped)
+        return self
+
+    def record(self, directory: str, written: bool, nbytes: int) -> None:
+        if written:
+            self.files_written[directory] += 1
+            self.bytes_written[directory] += nbytes
+        else:
+            self.files_skipped[directory] += 1
 
 
 class FileSink:
@@ -68,8 +76,6 @@ class FileSink:
         self.retries = retries
         self.retry_wait_s = retry_wait_s
         self.verbose = verbose
-        self.counts = SinkCounts()
-        self._counts_lock = threading.Lock()  # put_many updates counts from several threads
         self._made_dirs: set[str] = set()  # local directories known to exist (saves a mkdir per file)
 
     # -- public API --------------------------------------------------------------------
@@ -88,33 +94,29 @@ class FileSink:
     def put(self, path: str, data: bytes, *, existing: str | None = None) -> bool:
         """Write one file; returns False when it was skipped because it exists."""
         fs_path = self._fs_path(path)
-        policy = existing or self.existing
-        directory = directory_of(self.root, path)
-        if policy == "skip" and self.fs.exists(fs_path):
-            with self._counts_lock:
-                self.counts.files_skipped[directory] += 1
+        if (existing or self.existing) == "skip" and self.fs.exists(fs_path):
             if self.verbose:
                 log.info("skipped existing %s", path)
             return False
         self._with_retries(path, lambda: self._put_atomic(fs_path, data))
-        with self._counts_lock:
-            self.counts.files_written[directory] += 1
-            self.counts.bytes_written[directory] += len(data)
         if self.verbose:
             log.info("wrote %s (%d bytes)", path, len(data))
         return True
 
-    def put_many(self, items: Iterable[tuple[str, bytes]]) -> None:
-        """Write a batch concurrently (``max_workers`` at once); raises the first failure."""
+    def put_many(self, items: Iterable[tuple[str, bytes]], *, existing: str | None = None) -> SinkCounts:
+        """Write a batch concurrently (``max_workers`` at once); returns the batch's counts.
+        Raises the first failure."""
         items = list(items)
         if len(items) <= 1 or self.max_workers == 1:
-            for path, data in items:
-                self.put(path, data)
-            return
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="clipwriter-put") as pool:
-            futures = [pool.submit(self.put, path, data) for path, data in items]
-            for future in futures:
-                future.result()
+            written = [self.put(path, data, existing=existing) for path, data in items]
+        else:
+            with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="clipwriter-put") as pool:
+                futures = [pool.submit(self.put, path, data, existing=existing) for path, data in items]
+                written = [future.result() for future in futures]
+        counts = SinkCounts()
+        for (path, data), was_written in zip(items, written, strict=True):
+            counts.record(directory_of(self.root, path), was_written, len(data))
+        return counts
 
     # -- internals ---------------------------------------------------------------------
 

@@ -1,45 +1,45 @@
 """Clip records stored as Parquet (the input of ``dask-clipwriter write``).
 
 Inference would turn a dict column into a struct (and fail on an empty one) and numpy
-arrays into whatever it guesses; the schema here pins every column: binary clip bytes,
-maps for captions and errors, a list of window structs.
+arrays into whatever it guesses; the schema here pins every column from the record table
+(records.py): binary clip bytes, maps for captions and errors, a list of window structs.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .records import CLIP_COLUMN_DTYPES, normalise_clip_partition
+from .records import Window, clip_columns, normalise_clip_partition
 
 
-def clip_records_arrow_schema():
-    """The pyarrow schema for clip records stored as Parquet: maps stay maps, bytes binary."""
-    text_map = pa.map_(pa.string(), pa.string())
-    window = pa.struct([("start_frame", pa.int64()), ("end_frame", pa.int64()), ("caption", text_map),
-                        ("enhanced_caption", text_map), ("webp", pa.binary())])
-    types = {"object": pa.string(), "float64": pa.float64(), "int64": pa.int64()}
-    fields = [(name, types[dtype]) for name, dtype in CLIP_COLUMN_DTYPES.items()]
-    special = {"buffer": pa.binary(), "embedding": pa.list_(pa.float32()), "windows": pa.list_(window),
-               "errors": text_map, "width": pa.int64(), "height": pa.int64(), "num_frames": pa.int64(),
-               "width_source": pa.int64(), "height_source": pa.int64()}
-    return pa.schema([(name, special.get(name, t)) for name, t in fields])
+def clip_records_arrow_schema() -> pa.Schema:
+    """The pyarrow schema for clip records stored as Parquet."""
+    return pa.schema([(column.name, column.kind.arrow_type) for column in clip_columns()])
 
 
-def clip_records_to_table(df: pd.DataFrame):
+def _window(window: Window) -> dict[str, Any]:
+    return {"start_frame": window.start_frame, "end_frame": window.end_frame, "caption": window.caption,
+            "enhanced_caption": window.enhanced_caption, "webp": window.webp}
+
+
+#: How a normalised value of a kind becomes an Arrow value (the others are stored as they are).
+_TO_ARROW = {
+    "embedding": lambda value: value.reshape(-1).astype(np.float32).tolist(),
+    "windows": lambda value: [_window(w) for w in value],
+    "errors": lambda value: list(value.items()),
+}
+
+
+def clip_records_to_table(df: pd.DataFrame) -> pa.Table:
     """A pandas frame of clip records as a pyarrow Table with :func:`clip_records_arrow_schema`."""
     records = normalise_clip_partition(df)
-    columns: dict[str, list] = {name: [] for name in CLIP_COLUMN_DTYPES}
-    for r in records:
-        for name in CLIP_COLUMN_DTYPES:
-            value = getattr(r, name)
-            if name == "embedding" and value is not None:
-                value = value.reshape(-1).astype(np.float32).tolist()
-            elif name == "windows":
-                value = [{"start_frame": w.start_frame, "end_frame": w.end_frame, "caption": w.caption,
-                          "enhanced_caption": w.enhanced_caption, "webp": w.webp} for w in value]
-            elif name == "errors":
-                value = list(value.items())
-            columns[name].append(value)
+    columns: dict[str, list] = {}
+    for column in clip_columns():
+        convert = _TO_ARROW.get(column.kind.reader)
+        values = [getattr(r, column.name) for r in records]
+        columns[column.name] = [convert(v) if convert and v is not None else v for v in values]
     return pa.table(columns, schema=clip_records_arrow_schema())

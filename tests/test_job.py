@@ -56,7 +56,7 @@ def job_run(videos, tmp_path_factory, cluster_client):
     stages = StageSettings(**STAGES, embedder="example_plugins:colour_histogram_embedding")
     writer = WriterSettings(output_path=str(out), input_path=str(videos), generate_previews=True,
                             generate_embeddings=True)
-    cfg = JobConfig(input_path=str(videos), output_path=str(out), writer=writer, stages=stages)
+    cfg = JobConfig(writer=writer, stages=stages)
     # Plug-ins are imported on the workers by path; ship the test's module to them.
     cluster_client.upload_file(str(Path(__file__).parent / "video" / "example_plugins.py"))
     with cluster_client.as_current():
@@ -157,7 +157,7 @@ def test_rerun_with_resume_decodes_nothing_again(job_run, cluster_client):
     out, first, videos = job_run
     stages = StageSettings(**STAGES, embedder="example_plugins:colour_histogram_embedding")
     writer = WriterSettings(output_path=str(out), input_path=str(videos), resume=True)
-    cfg = JobConfig(input_path=str(videos), output_path=str(out), writer=writer, stages=stages)
+    cfg = JobConfig(writer=writer, stages=stages)
     with cluster_client.as_current():
         summary = run_job(cfg, cluster_client, stream=sys.stderr)
     assert summary["totals"]["chunks_resumed"] == summary["totals"]["chunks"] == first["totals"]["chunks"]
@@ -173,14 +173,14 @@ def test_cli_run_and_write(tmp_path, videos):
     out = tmp_path / "cli-out"
     cmd = [sys.executable, "-m", "dask_clipwriter.cli", "run", "--input", str(videos), "--output", str(out),
            "--n-workers", "1", "--clip-len-s", "4", "--clip-stride-s", "4", "--num-clips-per-chunk", "1",
-           "--no-generate-previews"]
+           "--no-make-previews"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 3, proc.stderr  # 3: finished, but some videos could not be read
     assert "chunks 3/3" in proc.stderr and "dashboard: http://" in proc.stderr
     assert f"summary: {out}/summary.json" in proc.stderr
     assert not (out / "previews").exists()
     summary = read(out / "summary.json")
-    assert summary["settings"]["generate_previews"] is False and summary["totals"]["chunks"] == 3
+    assert summary["totals"]["chunks"] == 3
 
     # `write`: clip records stored as Parquet (made here with the job's stages, in-process).
     import pyarrow.parquet as pq_
@@ -191,7 +191,7 @@ def test_cli_run_and_write(tmp_path, videos):
 
     pan = str(videos / "pan.mp4")
     probe = probe_video_file(pan)
-    stages = StageSettings(**STAGES, generate_previews=False)
+    stages = StageSettings(**STAGES, make_previews=False)
     records_dir = tmp_path / "records"
     records_dir.mkdir()
     for plan in plan_video(pan, probe, stages):
@@ -221,8 +221,7 @@ def test_job_reads_and_writes_s3(videos, s3_bucket, cluster_client):
     fs.put(str(videos / "corrupt.mp4"), f"{name}/raw/bad/corrupt.mp4")
     source, out = f"s3://{name}/raw", f"s3://{name}/dataset"
     writer = WriterSettings(output_path=out, input_path=source, storage_options=options)
-    cfg = JobConfig(input_path=source, output_path=out, writer=writer, stages=StageSettings(**STAGES),
-                    storage_options=options)
+    cfg = JobConfig(writer=writer, stages=StageSettings(**STAGES))
     with cluster_client.as_current():
         summary = run_job(cfg, cluster_client, stream=sys.stderr)
     assert summary["totals"]["num_clips_passed"] == 3 and summary["totals"]["videos_failed"] == 1

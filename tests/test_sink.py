@@ -28,10 +28,12 @@ def test_put_skip_overwrite_and_counts(sink_root):
     assert sink.read(f"{root}/clips/a.mp4") == b"one"
     assert sink.put(f"{root}/clips/a.mp4", b"three", existing="overwrite") is True
     assert sink.read(f"{root}/clips/a.mp4") == b"three"
-    sink.put_many([(f"{root}/metas/v0/{i}.json", b"{}" * i) for i in range(10)])
-    assert dict(sink.counts.files_written) == {"clips": 2, "metas": 10}
-    assert dict(sink.counts.bytes_written) == {"clips": 8, "metas": 90}
-    assert dict(sink.counts.files_skipped) == {"clips": 1}
+    counts = sink.put_many([(f"{root}/metas/v0/{i}.json", b"{}" * i) for i in range(10)]
+                           + [(f"{root}/clips/a.mp4", b"four"), (f"{root}/clips/b.mp4", b"five")])
+    assert dict(counts.files_written) == {"clips": 1, "metas": 10}
+    assert dict(counts.bytes_written) == {"clips": 4, "metas": 90}
+    assert dict(counts.files_skipped) == {"clips": 1}
+    assert sink.put_many([(f"{root}/clips/a.mp4", b"six")], existing="overwrite").files_written == {"clips": 1}
 
 
 @pytest.mark.parametrize("path", ["/elsewhere/x.json", "{root}/../x.json", "{root}x/y.json", "{root}/a/../../x"])

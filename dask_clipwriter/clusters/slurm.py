@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import dask.config
-import yaml
+
+from ..config import canonical, register_defaults
 
 NAMESPACE = "clipwriter.cluster.slurm"
 DEFAULTS_FILE = Path(__file__).with_name("slurm.yaml")
@@ -25,23 +26,13 @@ OWN_OPTIONS = ("n_workers", "adaptive_minimum", "adaptive_maximum", "dashboard_a
 LOG_DIRECTIVES = ("-o", "--output", "-e", "--error")
 
 
-def load_defaults() -> None:
-    """Register ``slurm.yaml`` as defaults (idempotent; values already set keep priority)."""
-    with DEFAULTS_FILE.open() as fh:
-        dask.config.update_defaults(yaml.safe_load(fh))
-
-
-load_defaults()
-
-
-def _canonical(mapping: dict[str, Any] | None) -> dict[str, Any]:
-    return {str(k).replace("-", "_"): v for k, v in (mapping or {}).items()}
+register_defaults(DEFAULTS_FILE)
 
 
 def resolve_options(**options: Any) -> dict[str, Any]:
     """The effective options: config values overlaid with the non-None keyword arguments."""
-    resolved = _canonical(dask.config.get(NAMESPACE, default={}))
-    resolved.update({k: v for k, v in _canonical(options).items() if v is not None})
+    resolved = canonical(dask.config.get(NAMESPACE, default={}))
+    resolved.update({k: v for k, v in canonical(options).items() if v is not None})
     return resolved
 
 
@@ -102,4 +93,4 @@ def make_slurm_cluster(**options: Any):
     return cluster
 
 
-__all__ = ["DEFAULTS_FILE", "NAMESPACE", "load_defaults", "make_slurm_cluster", "resolve_options"]
+__all__ = ["DEFAULTS_FILE", "NAMESPACE", "make_slurm_cluster", "resolve_options"]

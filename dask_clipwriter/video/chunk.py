@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..probe import ProbeError, VideoProbe, probe_clip_bytes
-from ..records import CLIP_COLUMN_DTYPES
+from ..probe import PROBE_KEYS, ProbeError, VideoProbe, probe_clip_bytes
+from ..records import clip_records_frame
 from . import plugins
 from .frames import decode_frames, sample_indices
 from .motion import score_clip_motion, unscored
@@ -33,7 +33,7 @@ from .stage_settings import StageSettings
 from .transcode import EncodedClip, EncodeSettings, SourceVideoError, transcode_spans
 from .windows import caption_windows
 
-__all__ = ["SourceVideoError", "StageSettings", "plan_video", "process_chunk", "records_frame"]
+__all__ = ["SourceVideoError", "StageSettings", "plan_video", "process_chunk"]
 
 
 def plan_video(video: str, probe: VideoProbe | Mapping[str, Any], settings: StageSettings = StageSettings()) -> list[ChunkPlan]:
@@ -67,7 +67,7 @@ def process_chunk(
         record = _ClipWork(plan, clip, source)
         _run_stages(record, stage_settings)
         rows.append(record.row())
-    return records_frame(rows)
+    return clip_records_frame(rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class _ClipWork:
             "filtered_by": self.filtered_by,
             "source_video": self.plan.video,
             "buffer": self.clip.data,
-            **{name: self.probe.get(name) for name in ("width", "height", "framerate", "num_frames", "video_codec")},
+            **{name: self.probe.get(name) for name in PROBE_KEYS},
             "motion_score_global_mean": self.motion[0],
             "motion_score_per_patch_min_256": self.motion[1],
             "aesthetic_score": self.aesthetic_score,
@@ -159,10 +159,7 @@ def _run_stages(work: _ClipWork, settings: StageSettings) -> None:
     if work.data:
         try:
             probe = probe_clip_bytes(work.data)
-            work.probe = {
-                "width": probe.width, "height": probe.height, "framerate": probe.framerate,
-                "num_frames": probe.num_frames, "video_codec": probe.video_codec,
-            }
+            work.probe = {name: getattr(probe, name) for name in PROBE_KEYS}
         except ProbeError as exc:
             work.errors["extract_metadata"] = str(exc)
     _motion_stage(work, settings)
@@ -242,7 +239,7 @@ def _window_stage(work: _ClipWork, settings: StageSettings) -> None:
         decoded = decode_frames(work.data, {i for pick in picks for i in pick})  # once for all windows
         for pick, record in zip(picks, work.windows, strict=True):
             _caption_window(work, settings, [decoded[i] for i in pick if i in decoded], record)
-    if settings.generate_previews and found:
+    if settings.make_previews and found:
         try:
             webps = make_window_previews(
                 work.data, found, _clip_framerate(work),
@@ -269,26 +266,3 @@ def _caption_window(work: _ClipWork, settings: StageSettings, frames: list[np.nd
         )
         if enhanced is not None:
             record["enhanced_caption"][settings.enhanced_caption_model] = enhanced
-
-
-# --------------------------------------------------------------------------------------
-# The frame
-
-
-def records_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Clip record rows as a frame with exactly the columns and dtypes of ``clip_records_meta()``.
-
-    Built column by column: object columns are filled element by element (pandas would
-    otherwise infer its string dtype for text, or try to stack equal-length arrays).
-    """
-    columns = {}
-    for name, dtype in CLIP_COLUMN_DTYPES.items():
-        values = [row.get(name) for row in rows]
-        if dtype == "object":
-            cells = np.empty(len(values), dtype=object)
-            for i, value in enumerate(values):
-                cells[i] = value
-            columns[name] = pd.Series(cells, dtype=object)
-        else:
-            columns[name] = pd.Series([np.nan if v is None else v for v in values], dtype=dtype)
-    return pd.DataFrame(columns)

@@ -112,7 +112,7 @@ def test_score_only_and_disabled_motion(video_dir):
     assert scored["filtered_by"] is None and scored["motion_score_global_mean"] < motion.GLOBAL_MEAN_THRESHOLD
     assert [(w["start_frame"], w["end_frame"]) for w in scored["windows"]] == [(0, 119)]
     assert scored["windows"][0]["webp"].startswith(b"RIFF")  # previews are on by default
-    no_previews = StageSettings(motion_filter="score-only", generate_previews=False)
+    no_previews = StageSettings(motion_filter="score-only", make_previews=False)
     assert records_of(video_dir, "static_4s.mp4", no_previews).iloc[0]["windows"][0]["webp"] is None
     off = records_of(video_dir, "static_4s.mp4", StageSettings(motion_filter="disable")).iloc[0]
     assert off["filtered_by"] is None and np.isnan(off["motion_score_global_mean"])
@@ -200,12 +200,6 @@ def test_stage_settings_defaults_and_validation():
         StageSettings(motion_filter="on", clip_len_s=0, target_height=1, extensions=(), encoder_crf=60)
     for problem in ("clip_len_s must be > 0", "target_height", "extensions", "encoder_crf"):
         assert problem in str(info.value)
-
-
-def test_records_frame_of_no_rows_is_the_meta():
-    from dask_clipwriter.video.chunk import records_frame
-
-    pd.testing.assert_frame_equal(records_frame([]), clip_records_meta())
 
 
 def test_encoder_settings_reach_the_encoder(video_dir):

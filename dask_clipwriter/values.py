@@ -1,0 +1,218 @@
+"""Reading one cell of a record frame into a plain Python value, or refusing it by name.
+
+pandas spells "missing" many ways (None, NaN, ``pd.NA``, ``NaT``), pyarrow-backed columns give
+maps as lists of pairs and structs as dicts, and numpy-backed ones give arrays. Every reader
+here folds these into one shape. A bad cell raises :class:`RecordError` naming the record and
+the column. ``records.py`` decides which reader each column uses.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CONVERT_STRING_HINT = (
+    "Dask's 'dataframe.convert-string' option turned it into text when the collection was "
+    "built. Build clip records with dask_clipwriter.clip_records_from_map(...), or under "
+    "dask.config.set({'dataframe.convert-string': False}), or give the column a pyarrow "
+    "dtype (pd.ArrowDtype(pa.binary()) for bytes, list/struct types for nested values)."
+)
+
+
+class RecordError(ValueError):
+    """A clip or video record breaks the contract; the message names record and column."""
+
+
+@dataclass
+class Window:
+    """One caption window of a clip: frames [start_frame, end_frame], captions per model."""
+
+    start_frame: int
+    end_frame: int
+    caption: dict[str, str] = field(default_factory=dict)
+    enhanced_caption: dict[str, str] = field(default_factory=dict)
+    webp: bytes | None = None
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN, pd.NA and NaT: every way pandas spells "absent"."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return math.isnan(value)
+    return False
+
+
+def _absent(value: Any) -> bool:
+    """Missing, for a cell that may hold a container (whose truth value is ambiguous)."""
+    return not isinstance(value, np.ndarray | list | tuple | Mapping) and is_missing(value)
+
+
+def _sequence(value: Any) -> list | None:
+    return list(value) if isinstance(value, list | tuple | np.ndarray) else None
+
+
+class Cells:
+    """Readers for the cells of one record; ``where`` names the record in every error."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, column: str, problem: str) -> RecordError:
+        return RecordError(f"{self.where}: column {column!r} {problem}")
+
+    def _absent(self, column: str, value: Any, required: bool) -> bool:
+        if not is_missing(value):
+            return False
+        if required:
+            raise self.fail(column, "is missing")
+        return True
+
+    def text(self, column: str, value: Any, *, required: bool = False) -> str | None:
+        if self._absent(column, value, required):
+            return None
+        if not isinstance(value, str):
+            raise self.fail(column, f"must be a string, got {type(value).__name__}")
+        if required and not value:
+            raise self.fail(column, "is empty")
+        return value
+
+    def uuid(self, column: str, value: Any, *, required: bool = False) -> str | None:
+        """A UUID in its canonical form (lower case, hyphenated)."""
+        text = self.text(column, value, required=required)
+        if text is None:
+            return None
+        try:
+            return str(uuid.UUID(text))
+        except ValueError:
+            raise self.fail(column, f"is not a UUID: {text!r}") from None
+
+    def integer(self, column: str, value: Any, *, required: bool = False) -> int | None:
+        if self._absent(column, value, required):
+            return None
+        if isinstance(value, bool | np.bool_):
+            raise self.fail(column, "must be an integer, got bool")
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        # Integer columns with gaps are float in pandas: accept whole floats.
+        if isinstance(value, numbers.Real) and float(value).is_integer():
+            return int(value)
+        raise self.fail(column, f"must be an integer, got {value!r}")
+
+    def index(self, column: str, value: Any, *, required: bool = False) -> int | None:
+        """A non-negative integer (a chunk index)."""
+        number = self.integer(column, value, required=required)
+        if number is not None and number < 0:
+            raise self.fail(column, f"must be >= 0, got {number}")
+        return number
+
+    def real(self, column: str, value: Any, *, required: bool = False) -> float | None:
+        if self._absent(column, value, required):
+            return None
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            raise self.fail(column, f"must be a number, got {type(value).__name__}")
+        result = float(value)
+        if math.isinf(result):
+            raise self.fail(column, "must be finite")
+        return result
+
+    def binary(self, column: str, value: Any, *, required: bool = False) -> bytes | None:
+        if self._absent(column, value, required):
+            return None
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, bytearray | memoryview):
+            return bytes(value)
+        if isinstance(value, str):
+            raise self.fail(column, "holds text, not bytes: " + CONVERT_STRING_HINT)
+        raise self.fail(column, f"must be bytes, got {type(value).__name__}")
+
+    def text_map(self, column: str, value: Any) -> dict[str, str]:
+        """A map model -> text: a dict, or pyarrow's list of (key, value) pairs."""
+        if _absent(value):
+            return {}
+        if isinstance(value, str):
+            raise self.fail(column, "holds text, not a map: " + CONVERT_STRING_HINT)
+        pairs = value.items() if isinstance(value, Mapping) else value
+        out: dict[str, str] = {}
+        try:
+            for key, text in pairs:
+                if is_missing(text):
+                    continue
+                if not isinstance(key, str) or not isinstance(text, str):
+                    raise TypeError
+                out[key] = text
+        except (TypeError, ValueError):
+            raise self.fail(column, f"must map strings to strings, got {value!r:.80}") from None
+        return out
+
+    def windows(self, column: str, value: Any, *, required: bool = False) -> list[Window]:
+        """Caption windows, from a list of structs/dicts."""
+        if _absent(value):
+            return []
+        if isinstance(value, str):
+            raise self.fail(column, "holds text, not a list of windows: " + CONVERT_STRING_HINT)
+        items = _sequence(value)
+        if items is None:
+            raise self.fail(column, f"must be a list of window structs, got {type(value).__name__}")
+        windows = []
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise self.fail(column, f"item {i} must be a struct/dict, got {type(item).__name__}")
+            name = f"{column}[{i}]"
+            start = self.integer(f"{name}.start_frame", item.get("start_frame"), required=True)
+            end = self.integer(f"{name}.end_frame", item.get("end_frame"), required=True)
+            if start < 0 or end < start:
+                raise self.fail(name, f"has start_frame {start} and end_frame {end}; need 0 <= start_frame <= end_frame")
+            windows.append(Window(
+                start_frame=start,
+                end_frame=end,
+                caption=self.text_map(f"{name}.caption", item.get("caption")),
+                enhanced_caption=self.text_map(f"{name}.enhanced_caption", item.get("enhanced_caption")),
+                webp=self.binary(f"{name}.webp", item.get("webp")),
+            ))
+        return windows
+
+    def errors(self, column: str, value: Any, *, required: bool = False) -> dict[str, str]:
+        """An error map key -> message, from a map or a list of keys / (key, message) pairs."""
+        if _absent(value):
+            return {}
+        if isinstance(value, str):
+            raise self.fail(column, "holds text, not a map or list of keys: " + CONVERT_STRING_HINT)
+        if isinstance(value, Mapping):
+            return {str(k): "" if is_missing(v) else str(v) for k, v in value.items()}
+        items = _sequence(value)
+        if items is None:
+            raise self.fail(column, f"must be a map or a list of keys, got {type(value).__name__}")
+        out: dict[str, str] = {}
+        for item in items:
+            if isinstance(item, str):
+                out[item] = ""
+            elif isinstance(item, tuple | list) and len(item) == 2 and isinstance(item[0], str):
+                out[item[0]] = "" if is_missing(item[1]) else str(item[1])
+            else:
+                raise self.fail(column, f"has an entry that is neither a key nor a (key, message) pair: {item!r:.80}")
+        return out
+
+    def embedding(self, column: str, value: Any, *, required: bool = False) -> np.ndarray | None:
+        """One vector as a float64 array of shape (1, D)."""
+        if _absent(value):
+            return None
+        if isinstance(value, str):
+            raise self.fail(column, "holds text, not numbers: " + CONVERT_STRING_HINT)
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise self.fail(column, f"must be a list or array of numbers, got {value!r:.80}") from None
+        if array.size == 0:
+            raise self.fail(column, "is empty")
+        if array.ndim > 1 and array.shape[0] != 1:
+            raise self.fail(column, f"must be one vector (shape (D,) or (1, D)), got shape {array.shape}")
+        return array.reshape(1, -1)
