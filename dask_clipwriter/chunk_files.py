@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
-from .documents import EXTRACT_METADATA_ERROR, ChunkStats, chunk_document, chunk_stats, clip_meta, dumps
+from .documents import (
+    EXTRACT_METADATA_ERROR,
+    ChunkStats,
+    chunk_document,
+    chunk_stats,
+    clip_meta,
+    dumps,
+)
 from .embeddings import embedding_pickle, embeddings_parquet
 from .probe import ProbeError, probe_clip_bytes
 from .records import ClipRecord, RecordError, VideoRecord

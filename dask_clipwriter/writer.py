@@ -25,7 +25,13 @@ import dask
 import pandas as pd
 
 from . import layout
-from .chunk_files import chunk_files, chunk_rels, empty_video_marker, group_chunks, probe_clips
+from .chunk_files import (
+    chunk_files,
+    chunk_rels,
+    empty_video_marker,
+    group_chunks,
+    probe_clips,
+)
 from .documents import dumps, read_chunk_document, video_document
 from .partitioning import KEY_COLUMNS, conflicts, partition_keys
 from .records import (

@@ -7,6 +7,7 @@ and several conftest.py files would shadow each other there.
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,14 @@ import numpy as np
 import pandas as pd
 
 from dask_clipwriter import clip_records_from_map
+
+#: Short clips and one-clip chunks, so the small job videos give several clips and chunks.
+STAGES = dict(clip_len_s=4.0, clip_stride_s=4.0, min_clip_length_s=2.0, num_clips_per_chunk=1)
+
+
+def spec_uuid(video: str, start: float, end: float, fps: int = 30) -> str:
+    """A clip's uuid as clip-records.md defines it: from the video and its frame span."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{video}_{int(start * fps)}_{int(end * fps)}"))
 
 
 def clip_uuid(*parts) -> str:
@@ -40,6 +49,22 @@ def make_clip(video: str, chunk: int, i: int, **overrides) -> dict:
     }
     record.update(overrides)
     return record
+
+
+def chunk_frame(video: str, chunk: int = 0, n: int = 2, **overrides) -> pd.DataFrame:
+    """The ``n`` clip records of one chunk (clips ``10 * chunk + i``), as a pandas frame."""
+    return pd.DataFrame([make_clip(video, chunk, chunk * 10 + i, **overrides) for i in range(n)])
+
+
+def clip_records(video: str, chunk: int = 0, n: int = 2, **overrides):
+    """The same records as :func:`chunk_frame`, normalised as the writer reads them."""
+    from dask_clipwriter.records import normalise_clip_partition
+
+    return normalise_clip_partition(chunk_frame(video, chunk, n, **overrides))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_bytes())
 
 
 def records_collection(*frames: pd.DataFrame):

@@ -6,15 +6,11 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
-from clip_helpers import make_clip, records_collection, tree
+from clip_helpers import chunk_frame, records_collection, tree
 
 from dask_clipwriter import ClipWriter, RecordError, SettingsError
 
 V = "/in/a.mp4"
-
-
-def frame(n=2, chunk=0, video=V, **overrides):
-    return pd.DataFrame([make_clip(video, chunk, chunk * 10 + i, **overrides) for i in range(n)])
 
 
 def assert_nothing_of_chunk(out, rel="a.mp4", chunk=0):
@@ -24,7 +20,7 @@ def assert_nothing_of_chunk(out, rel="a.mp4", chunk=0):
 
 def test_missing_required_column_fails_before_any_work(writer_factory):
     with dask.config.set({"dataframe.convert-string": False}):
-        clips = dd.from_pandas(frame().drop(columns=["span_end", "video"]), npartitions=1)
+        clips = dd.from_pandas(chunk_frame(V).drop(columns=["span_end", "video"]), npartitions=1)
     with pytest.raises(RecordError, match="lack required column.*'video', 'span_end'"):
         writer_factory().write(clips)
     assert not writer_factory.out.exists()
@@ -33,7 +29,7 @@ def test_missing_required_column_fails_before_any_work(writer_factory):
 def test_missing_required_column_in_a_partition(writer_factory):
     # The helper declares every column; a partition that lacks one is caught on the worker.
     with pytest.raises(RecordError, match="lack required column.*'span_end'"):
-        writer_factory().write(records_collection(frame().drop(columns=["span_end"])))
+        writer_factory().write(records_collection(chunk_frame(V).drop(columns=["span_end"])))
     assert not writer_factory.out.exists()
 
 
@@ -57,7 +53,7 @@ def test_missing_required_column_in_a_partition(writer_factory):
     ],
 )
 def test_bad_value_names_record_and_column(writer_factory, column, value, message):
-    bad = frame()
+    bad = chunk_frame(V)
     first = bad[column][0] if column in bad else None
     bad[column] = pd.Series([first, value], dtype=object)
     with pytest.raises(RecordError, match=message) as info:
@@ -68,8 +64,8 @@ def test_bad_value_names_record_and_column(writer_factory, column, value, messag
 
 
 def test_one_bad_record_stops_its_whole_partition_before_writing(writer_factory):
-    good_chunk = frame(chunk=0)
-    bad_chunk = frame(chunk=1)
+    good_chunk = chunk_frame(V, chunk=0)
+    bad_chunk = chunk_frame(V, chunk=1)
     bad_chunk.loc[1, "span_start"] = float("inf")
     with pytest.raises(RecordError, match="must be finite"):
         writer_factory().write(records_collection(pd.concat([good_chunk, bad_chunk], ignore_index=True)))
@@ -77,7 +73,7 @@ def test_one_bad_record_stops_its_whole_partition_before_writing(writer_factory)
 
 
 def test_string_typed_nested_column_is_refused_with_the_fix(writer_factory):
-    pdf = frame()
+    pdf = chunk_frame(V)
     with dask.config.set({"dataframe.convert-string": True}):
         clips = dd.from_pandas(pdf.drop(columns=["embedding", "windows", "buffer"]).assign(buffer="x"), npartitions=1)
     with pytest.raises(RecordError, match=r"column 'buffer' has a text dtype.*clip_records_from_map"):
@@ -86,18 +82,18 @@ def test_string_typed_nested_column_is_refused_with_the_fix(writer_factory):
 
 def test_video_outside_input_path(writer_factory):
     with pytest.raises(RecordError, match=r"video '/input2/a.mp4' is not inside input_path '/input'"):
-        writer_factory(input_path="/input").write(records_collection(frame(video="/input2/a.mp4")))
+        writer_factory(input_path="/input").write(records_collection(chunk_frame("/input2/a.mp4")))
     assert not writer_factory.out.exists()
 
 
 def test_rel_that_climbs_out_is_refused(writer_factory):
     with pytest.raises(RecordError, match=r"relative path '\.\./etc/a.mp4', which leaves"):
-        writer_factory().write(records_collection(frame(video="/in/../etc/a.mp4")))
+        writer_factory().write(records_collection(chunk_frame("/in/../etc/a.mp4")))
     assert not writer_factory.out.exists()
 
 
 def test_duplicate_uuid_in_a_partition(writer_factory):
-    dup = frame(n=2)
+    dup = chunk_frame(V, n=2)
     dup.loc[1, "span_uuid"] = dup.span_uuid[0].upper()  # same uuid, other spelling
     with pytest.raises(RecordError, match=f"clip record {dup.span_uuid[0]}: duplicate clip uuid"):
         writer_factory().write(records_collection(dup))
@@ -105,7 +101,7 @@ def test_duplicate_uuid_in_a_partition(writer_factory):
 
 
 def test_duplicate_uuid_across_partitions(writer_factory):
-    a, b = frame(chunk=0), frame(chunk=1)
+    a, b = chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)
     b.loc[0, "span_uuid"] = a.span_uuid[0]
     with pytest.raises(RecordError, match=f"clip uuid {a.span_uuid[0]} appears in chunk 0 of '{V}' and in chunk 1"):
         writer_factory().write(records_collection(a, b))
@@ -116,7 +112,7 @@ def test_duplicate_uuid_across_partitions(writer_factory):
 
 
 def test_chunk_split_across_partitions(writer_factory):
-    whole = frame(n=4)
+    whole = chunk_frame(V, n=4)
     with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
         writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]))
     assert not (writer_factory.out / "processed_clip_chunks/a.mp4_0.json").exists()
@@ -126,7 +122,7 @@ def test_chunk_split_across_partitions(writer_factory):
 def test_bad_video_record(writer_factory):
     videos = pd.DataFrame([{"video": V, "width": "wide"}])
     with pytest.raises(RecordError, match=rf"video record '{V}': column 'width' must be an integer"):
-        writer_factory().write(records_collection(frame()), videos)
+        writer_factory().write(records_collection(chunk_frame(V)), videos)
     assert not writer_factory.out.exists()
 
 
@@ -150,7 +146,7 @@ def test_invalid_settings_fail_at_construction(kwargs, message):
 
 
 def test_nothing_written_outside_output_path(writer_factory, tmp_path):
-    writer_factory().write(records_collection(frame()))
+    writer_factory().write(records_collection(chunk_frame(V)))
     outside = {p for p in tmp_path.rglob("*") if writer_factory.out not in p.parents and p != writer_factory.out}
     assert outside == set()
     # 2 clips: mp4, meta, preview, pickle each (8), one Parquet, one chunk and one video JSON.
@@ -158,14 +154,14 @@ def test_nothing_written_outside_output_path(writer_factory, tmp_path):
 
 
 def test_partitioning_precheck_refuses_before_writing(writer_factory):
-    whole = frame(n=4)
+    whole = chunk_frame(V, n=4)
     with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
         writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]), check_partitioning=True)
     assert not writer_factory.out.exists()
-    a, b = frame(chunk=0), frame(chunk=1)
+    a, b = chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)
     b.loc[0, "span_uuid"] = a.span_uuid[0].upper()
     with pytest.raises(RecordError, match=f"clip uuid {a.span_uuid[0]} appears in chunk 0"):
         writer_factory().write(records_collection(a, b), check_partitioning=True)
     assert not writer_factory.out.exists()
-    summary = writer_factory().write(records_collection(frame(chunk=0), frame(chunk=1)), check_partitioning=True)
+    summary = writer_factory().write(records_collection(chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)), check_partitioning=True)
     assert summary["totals"]["chunks"] == 2

@@ -9,7 +9,6 @@ import dask.config
 import pytest
 import yaml
 
-from dask_clipwriter.cli import build_parser
 from dask_clipwriter.config import DEFAULTS_FILE, apply_config_files, resolve_job_config
 from dask_clipwriter.settings import SettingsError, WriterSettings
 from dask_clipwriter.video.stage_settings import StageSettings
@@ -74,45 +73,11 @@ def test_paths_are_required():
         resolve_job_config(StageSettings, {"output_path": "/out"})
 
 
-def test_flags_parse_into_overrides():
-    from dask_clipwriter.cli import _overrides
-
-    args = build_parser().parse_args(["run", "--input", "/in", "--no-upload-clips", "--caption-models", "a,b",
-                                      "--clip-len-s", "4", "--generate-previews", "--no-make-previews",
-                                      "--motion-filter", "score-only"])
-    over = _overrides(args)
-    assert over == {"writer.upload_clips": False, "writer.caption_models": ["a", "b"], "stages.clip_len_s": 4.0,
-                    "writer.generate_previews": True, "stages.make_previews": False,
-                    "stages.motion_filter": "score-only"}
-
-
-def test_help_reads_well(capsys):
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["run", "--help"])
-    text = capsys.readouterr().out
-    for flag in ("--input", "--output", "--config", "--cluster", "--dry-run", "--embedder", "--motion-filter"):
-        assert flag in text
-    assert "DASK_CLIPWRITER__" in text
-
-
 def test_local_paths_become_absolute_urls_stay(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = resolve_job_config(StageSettings, {"input_path": "videos", "output_path": "s3://bucket/out"})
     assert cfg.writer.input_path == str(tmp_path / "videos")
     assert cfg.writer.output_path == "s3://bucket/out"
-
-
-def test_every_option_has_help_text_and_a_flag(capsys):
-    from dask_clipwriter.config import settings_fields
-
-    fields = {**settings_fields(WriterSettings), **settings_fields(StageSettings)}
-    assert not [name for name, f in fields.items() if not f.metadata["help"]]
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["run", "--help"])
-    text = "".join(capsys.readouterr().out.split())  # --help wraps lines anywhere, even at hyphens
-    for name, f in fields.items():
-        assert "--" + name.replace("_", "-") in text, name
-        assert "".join(f.metadata["help"].split()) in text, name
 
 
 def test_shipped_example_configs_resolve():

@@ -70,21 +70,3 @@ def test_relative_video_path(video, input_path, rel):
 def test_relative_video_path_refuses(video, input_path):
     with pytest.raises(layout.LayoutError, match=repr(video)):
         layout.relative_video_path(video, input_path)
-
-
-def test_clipwriter_signature_matches_writer_settings():
-    import dataclasses
-    import inspect
-
-    from dask_clipwriter import WriterSettings
-
-    params = inspect.signature(ClipWriter.__init__).parameters
-    fields = {f.name: f for f in dataclasses.fields(WriterSettings)}
-    assert [p for p in params if p != "self"] == list(fields)
-    for name, field in fields.items():
-        default = params[name].default
-        expected = field.default if field.default is not dataclasses.MISSING else (
-            field.default_factory() if field.default_factory is not dataclasses.MISSING else inspect.Parameter.empty)
-        if default is None and expected in ((), {}):
-            continue  # None is accepted for the empty model lists and storage options
-        assert default == expected, name

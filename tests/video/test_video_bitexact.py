@@ -16,7 +16,10 @@ import os
 import av
 import pytest
 
-from dask_clipwriter.video.bitexact import X264_ASM_WITHOUT_AVX512, reproducible_encoder_options
+from dask_clipwriter.video.bitexact import (
+    X264_ASM_WITHOUT_AVX512,
+    reproducible_encoder_options,
+)
 from dask_clipwriter.video.plan import plan_spans
 from dask_clipwriter.video.previews import make_window_previews
 from dask_clipwriter.video.transcode import EncodeSettings, transcode_spans

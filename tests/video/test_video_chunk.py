@@ -9,7 +9,6 @@ import uuid
 
 import fsspec
 import numpy as np
-import pandas as pd
 import pytest
 from PIL import Image
 
