@@ -1,8 +1,8 @@
 """The clip and video record contract (shared/spec/clip-records.md), declared once.
 
 The fields of :class:`ClipRecord` and :class:`VideoRecord` *are* the columns. Each field's
-kind (:data:`KINDS`) says how the column is held in pandas, how it is stored in Parquet and
-how one cell is read (values.py). The frame builders, the Dask meta, the stored-record
+kind (``values.KINDS``) says how the column is held in pandas, how it is stored in Parquet
+and how one cell is read. The frame builders, the Dask meta, the stored-record
 schema and the normaliser are all derived from that one table, so a new column is one new
 field.
 
@@ -22,7 +22,15 @@ import pandas as pd
 import pyarrow as pa
 
 from .probe import PROBE_KEYS
-from .values import CONVERT_STRING_HINT, Cells, RecordError, Window, is_missing
+from .values import (
+    CONVERT_STRING_HINT,
+    KINDS,
+    Cells,
+    Kind,
+    RecordError,
+    Window,
+    is_missing,
+)
 
 __all__ = [
     "CLIP_COLUMNS", "ClipRecord", "Column", "KINDS", "RecordError", "VideoRecord", "Window",
@@ -30,36 +38,6 @@ __all__ = [
     "normalise_clip_partition", "normalise_video_frame", "video_columns", "video_records_frame",
     "video_records_meta",
 ]
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How a column of one kind is held in pandas, stored in Arrow and read from a cell."""
-
-    pandas_dtype: str
-    arrow_type: pa.DataType
-    #: the :class:`~.values.Cells` method that reads one cell
-    reader: str
-    #: bytes or nested values, which Dask's string conversion would turn into text
-    nested: bool = False
-
-
-_TEXT_MAP = pa.map_(pa.string(), pa.string())
-_WINDOW = pa.struct([("start_frame", pa.int64()), ("end_frame", pa.int64()), ("caption", _TEXT_MAP),
-                     ("enhanced_caption", _TEXT_MAP), ("webp", pa.binary())])
-
-KINDS: dict[str, Kind] = {
-    "text": Kind("object", pa.string(), "text"),
-    "uuid": Kind("object", pa.string(), "uuid"),
-    "index": Kind("int64", pa.int64(), "index"),
-    # pandas turns an integer column with gaps into float; Parquet keeps it integer.
-    "integer": Kind("float64", pa.int64(), "integer"),
-    "real": Kind("float64", pa.float64(), "real"),
-    "binary": Kind("object", pa.binary(), "binary", nested=True),
-    "embedding": Kind("object", pa.list_(pa.float32()), "embedding", nested=True),
-    "windows": Kind("object", pa.list_(_WINDOW), "windows", nested=True),
-    "errors": Kind("object", _TEXT_MAP, "errors", nested=True),
-}
 
 
 def _column(kind: str, *, required: bool = False, factory=None):

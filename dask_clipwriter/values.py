@@ -3,7 +3,8 @@
 pandas spells "missing" many ways (None, NaN, ``pd.NA``, ``NaT``), pyarrow-backed columns give
 maps as lists of pairs and structs as dicts, and numpy-backed ones give arrays. Every reader
 here folds these into one shape. A bad cell raises :class:`RecordError` naming the record and
-the column. ``records.py`` decides which reader each column uses.
+the column. :data:`KINDS` names, for each kind of column, its pandas dtype, its Arrow type
+and its reader; ``records.py`` gives each column its kind.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 CONVERT_STRING_HINT = (
     "Dask's 'dataframe.convert-string' option turned it into text when the collection was "
@@ -216,3 +218,33 @@ class Cells:
         if array.ndim > 1 and array.shape[0] != 1:
             raise self.fail(column, f"must be one vector (shape (D,) or (1, D)), got shape {array.shape}")
         return array.reshape(1, -1)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a column of one kind is held in pandas, stored in Arrow and read from a cell."""
+
+    pandas_dtype: str
+    arrow_type: pa.DataType
+    #: the :class:`~.values.Cells` method that reads one cell
+    reader: str
+    #: bytes or nested values, which Dask's string conversion would turn into text
+    nested: bool = False
+
+
+_TEXT_MAP = pa.map_(pa.string(), pa.string())
+_WINDOW = pa.struct([("start_frame", pa.int64()), ("end_frame", pa.int64()), ("caption", _TEXT_MAP),
+                     ("enhanced_caption", _TEXT_MAP), ("webp", pa.binary())])
+
+KINDS: dict[str, Kind] = {
+    "text": Kind("object", pa.string(), "text"),
+    "uuid": Kind("object", pa.string(), "uuid"),
+    "index": Kind("int64", pa.int64(), "index"),
+    # pandas turns an integer column with gaps into float; Parquet keeps it integer.
+    "integer": Kind("float64", pa.int64(), "integer"),
+    "real": Kind("float64", pa.float64(), "real"),
+    "binary": Kind("object", pa.binary(), "binary", nested=True),
+    "embedding": Kind("object", pa.list_(pa.float32()), "embedding", nested=True),
+    "windows": Kind("object", pa.list_(_WINDOW), "windows", nested=True),
+    "errors": Kind("object", _TEXT_MAP, "errors", nested=True),
+}
