@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 
 @pytest.mark.cluster
 def test_demo_writes_the_documented_tree(tmp_path):
-    exe = shutil.which("dask-clipwriter")
+    # Installed beside this Python (a virtualenv that is not activated has it there only).
+    exe = shutil.which("dask-clipwriter", path=str(Path(sys.executable).parent)) or shutil.which("dask-clipwriter")
     assert exe, "the console script is installed by `pip install -e .`"
     proc = subprocess.run([exe, "demo", "--output", str(tmp_path / "demo")], capture_output=True, text=True,
                           timeout=300)
