@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from dask_clipwriter import clip_records_from_map
+from dask_clipwriter.video.bitexact import reproducible_encoder_options
 
 #: Short clips and one-clip chunks, so the small job videos give several clips and chunks.
 STAGES = dict(clip_len_s=4.0, clip_stride_s=4.0, min_clip_length_s=2.0, num_clips_per_chunk=1)
@@ -74,12 +75,12 @@ def records_collection(*frames: pd.DataFrame):
 
 
 def tree(root) -> dict[str, bytes]:
-    """Every file below ``root`` as {relative path: bytes} (summary.json left out)."""
+    """Every file of the reference's layout below ``root`` as {relative path: bytes}: our
+    summary.json and .clipwriter/ bookkeeping (which hold run times) left out."""
     root = Path(root)
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*")) if p.is_file() and p.name != "summary.json"
-    }
+    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+    return {name: path.read_bytes() for name, path in files.items()
+            if name != "summary.json" and not name.startswith(".clipwriter/")}
 
 
 def encode_h264(width=64, height=48, frames=30, fps=30) -> bytes:
@@ -90,6 +91,7 @@ def encode_h264(width=64, height=48, frames=30, fps=30) -> bytes:
     with av.open(buf, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = reproducible_encoder_options("libx264", {})
         for k in range(frames):
             img = np.zeros((height, width, 3), np.uint8)
             img[:, (k * 2) % width:] = 200

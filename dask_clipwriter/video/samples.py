@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .bitexact import reproducible_encoder_options
+
 SAMPLE_KINDS = ("pan", "shapes", "static")
 #: name -> (kind, seconds) of the default set made by :func:`make_sample_videos`.
 DEFAULT_SAMPLES = {
@@ -115,7 +117,7 @@ def write_sample_video(
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = 2 * fps  # key frames every 2 s: seeking has work to do
-        stream.codec_context.options = {"preset": "veryfast", "crf": "28"}
+        stream.codec_context.options = reproducible_encoder_options("libx264", {"preset": "veryfast", "crf": "28"})
         for pixels in _FRAMES[kind](n, height, width, seed):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
             for packet in stream.encode(frame):
