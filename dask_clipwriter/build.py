@@ -23,11 +23,13 @@ from .records import REQUIRED_CLIP_COLUMNS, clip_records_meta
 def conform_clip_frame(df: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     """Give a partition ``meta``'s columns: absent optional ones become null; absent required
     ones stay absent, so the writer reports them."""
-    out = df.copy(deep=False)
+    absent = {}
     for name, dtype in meta.dtypes.items():
-        if name not in out.columns and name not in REQUIRED_CLIP_COLUMNS:
-            out[name] = pd.Series([np.nan if dtype.kind == "f" else None] * len(out), index=out.index,
-                                  dtype=dtype if dtype.kind in "fO" else object)
+        if name not in df.columns and name not in REQUIRED_CLIP_COLUMNS:
+            absent[name] = np.full(len(df), np.nan if dtype.kind == "f" else None,
+                                   dtype=dtype if dtype.kind in "fO" else object)
+    # All absent columns at once: one new frame, not one block insert per column.
+    out = pd.concat([df, pd.DataFrame(absent, index=df.index)], axis=1) if absent else df
     extra = [c for c in out.columns if c not in meta.columns]
     return out[[c for c in meta.columns if c in out.columns] + extra]
 
