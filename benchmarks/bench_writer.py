@@ -112,7 +112,7 @@ def main() -> None:
             t0 = time.perf_counter()
             summary = writer.write(clips)
             results["writer_s"].append(time.perf_counter() - t0)
-            results["bytes"] = sum(summary["totals"]["bytes_written"].values())
+            results["bytes"] = sum(summary["run"]["bytes_written"].values())
 
             out_raw = root / f"raw-{rep}"
             settings = writer.settings.__class__(**{**writer.settings.public_dict(), "output_path": str(out_raw)})

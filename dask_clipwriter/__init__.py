@@ -1,5 +1,6 @@
 """dask_clipwriter: write NeMo-Curator-compatible clip datasets from Dask DataFrames."""
 
+from ._version import __version__
 from .build import clip_records_from_map
 from .clip_writer import ClipWriter, ClipWriterStage
 from .records import CLIP_COLUMNS, RecordError, clip_records_meta, video_records_meta
@@ -8,6 +9,7 @@ from .sink import SinkError
 from .writer import ChunkWriteError
 
 __all__ = [
+    "__version__",
     "CLIP_COLUMNS",
     "ChunkWriteError",
     "ClipWriter",
@@ -20,4 +22,3 @@ __all__ = [
     "clip_records_meta",
     "video_records_meta",
 ]
-__version__ = "0.1.0"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .config import apply_config_files, resolve_job_config, settings_fields
 from .options import option_help, option_kind
 from .settings import SettingsError, WriterSettings
@@ -148,7 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:
         summary = run_job(cfg, client)
-    return 0 if not summary["totals"].get("videos_failed") else 3
+    return 0 if not summary["run"]["videos_failed"] else 3
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -188,9 +188,9 @@ def cmd_write(args: argparse.Namespace) -> int:
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:
         summary = ClipWriter.from_settings(cfg.writer).write(clips, videos, progress=True)
-    totals = summary["totals"]
-    print(f"wrote {totals['chunks']} chunks, {totals['num_clips_passed']} clips passed, "
-          f"{totals['num_clips_filtered']} filtered; summary: {summary_path(cfg.writer.output_path)}",
+    run = summary["run"]
+    print(f"wrote {run['chunks']} chunks, {run['num_clips_passed']} clips passed, "
+          f"{run['num_clips_filtered']} filtered; summary: {summary_path(cfg.writer.output_path)}",
           file=sys.stderr)
     return 0
 

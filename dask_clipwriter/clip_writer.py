@@ -5,28 +5,22 @@ come through :meth:`ClipWriter.write`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
-
-import dask
-import pandas as pd
+from typing import Any
 
 from . import layout
+from .events import ProgressHook, listening
+from .manifest import read_manifest
 from .progress import ChunkProgress
+from .reduction import summary_collection
 from .settings import WriterSettings
 from .writer import check_partitioning as precheck_partitioning
-from .writer import stats_collection, summary_collection, video_collection
+from .writer import make_sink, stats_collection, video_collection
 
 log = logging.getLogger(__name__)
-
-
-class ProgressHook(Protocol):
-    """Told about each writer partition as it finishes (its stats rows), then closed."""
-
-    def update(self, rows: pd.DataFrame) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class ClipWriter:
@@ -137,18 +131,28 @@ class ClipWriter:
         """
         if check_partitioning and clips is not None:
             precheck_partitioning(clips)
+        manifest = self._manifest()
+        hook = _progress_hook(progress, clips) if compute else None
+        run = uuid.uuid4().hex if hook is not None else None
         videos = video_collection(videos)
-        stats = None if clips is None else stats_collection(clips, self.settings, videos)
+        stats = None if clips is None else stats_collection(clips, self.settings, videos, run)
+        summary = summary_collection(stats, self.settings, videos, manifest)
         if not compute:
-            return summary_collection(stats, self.settings, videos)
-        hook = _progress_hook(progress, clips)
+            return summary
+        client = _current_client()
         try:
-            if hook is not None and stats is not None:
-                stats = _persist_reporting(stats, hook)
-            return _compute(summary_collection(stats, self.settings, videos)).iloc[0]
+            with listening(run, hook, client) if hook is not None else contextlib.nullcontext():
+                result = client.compute(summary).result() if client is not None else summary.compute()
         finally:
             if hook is not None:
                 hook.close()
+        return result.iloc[0]
+
+
+    def _manifest(self):
+        """The dataset's manifest, read on the client before anything is planned."""
+        path = layout.manifest_path(self.settings.output_path)
+        return read_manifest(make_sink(self.settings).read_if_exists(path), path)
 
 
 ClipWriterStage = ClipWriter
@@ -167,34 +171,3 @@ def _current_client():
         return get_client()
     except (ImportError, ValueError):
         return None
-
-
-def _compute(collection):
-    client = _current_client()
-    return client.compute(collection).result() if client is not None else collection.compute()
-
-
-def _persist_reporting(stats, hook: ProgressHook):
-    """``stats`` computed and kept (only its small rows), each partition reported to ``hook``
-    as it finishes; the summary is then reduced from the kept rows."""
-    client = _current_client()
-    if client is not None:
-        from distributed import as_completed, futures_of
-
-        stats = client.persist(stats)
-        for future in as_completed(futures_of(stats)):
-            hook.update(future.result())
-        return stats
-    from dask.callbacks import Callback
-
-    stats = stats.optimize()  # the keys persist computes are those of the optimized graph
-    wanted = set(dask.core.flatten(stats.__dask_keys__()))
-
-    class _Report(Callback):
-        def _posttask(self, key, result, dsk, state, worker_id):
-            if key in wanted:
-                hook.update(result)
-
-    with _Report():
-        (stats,) = dask.persist(stats)
-    return stats

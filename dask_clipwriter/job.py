@@ -105,12 +105,13 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
     ) if plans else None
     summary = ClipWriter.from_settings(writer).write(clips, video_records,
                                                      progress=ChunkProgress(len(plans), stream=stream))
-    totals = summary["totals"]
+    totals, run = summary["totals"], summary["run"]
     print(
-        f"done in {time.monotonic() - started:.1f} s: {totals['videos']} videos, {totals['chunks']} chunks, "
-        f"{totals['num_clips_passed']} clips passed, {totals['num_clips_filtered']} filtered, "
-        f"{sum(totals['files_written'].values())} files / {sum(totals['bytes_written'].values()) / 1e6:.1f} MB "
-        f"written, {sum(totals['files_skipped'].values())} skipped, {totals.get('videos_failed', 0)} videos failed",
+        f"done in {time.monotonic() - started:.1f} s: {run['videos']} videos, {run['chunks']} chunks, "
+        f"{run['num_clips_passed']} clips passed, {run['num_clips_filtered']} filtered, "
+        f"{sum(run['files_written'].values())} files / {sum(run['bytes_written'].values()) / 1e6:.1f} MB "
+        f"written, {sum(run['files_skipped'].values())} skipped, {run['videos_failed']} videos failed; "
+        f"the dataset now holds {totals['videos']} videos, {totals['chunks']} chunks",
         file=stream, flush=True,
     )
     print(f"summary: {layout.summary_path(writer.output_path)}", file=stream, flush=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 
 SUMMARY_FILE = "summary.json"
+#: [ours] Bookkeeping beside the reference's layout: the manifest and the dataset index.
+BOOKKEEPING_DIR = ".clipwriter"
 
 
 class LayoutError(ValueError):
@@ -84,6 +86,22 @@ def chunk_json_path(output_path: str, rel: str, chunk_index: int) -> str:
 
 def summary_path(output_path: str) -> str:
     return output_subpath(output_path, SUMMARY_FILE)
+
+
+def manifest_path(output_path: str) -> str:
+    return output_subpath(output_path, f"{BOOKKEEPING_DIR}/manifest.json")
+
+
+def index_part_path(output_path: str, table: str, buckets: int, bucket: int) -> str:
+    """One bucket's part of a dataset index table ("chunks" or "videos"), for ``buckets``
+    buckets: each bucket count has its own folder, so growing the count never overwrites
+    the parts a failed run would still need."""
+    return output_subpath(output_path, f"{BOOKKEEPING_DIR}/index/b{buckets}/{table}-{bucket:05d}.parquet")
+
+
+def chunk_marker_prefix(output_path: str, rel: str) -> str:
+    """What every chunk marker path of one video starts with: ``.../<rel>_``."""
+    return f"{get_output_path_processed_clip_chunks(output_path)}/{rel}_"
 
 
 def chunk_uuid(video: str, chunk_index: int) -> str:

@@ -25,16 +25,17 @@ def partition_keys(df: pd.DataFrame, partition: int) -> pd.DataFrame:
 def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
     """Each problem as (message naming chunks and partitions, the chunks involved)."""
     problems = []
-    for (video, index), group in rows.groupby(["video", "clip_chunk_index"], sort=True):
-        if len(group) > 1:
-            parts = sorted(int(p) for p in group["partition"])
-            problems.append((
-                f"chunk {index} of video {video!r} is split across partitions {parts}; "
-                "every clip of a (video, clip_chunk_index) must be in one partition",
-                {(video, int(index))},
-            ))
+    split = rows[rows.duplicated(["video", "clip_chunk_index"], keep=False)]  # rare: look at those alone
+    for (video, index), group in split.groupby(["video", "clip_chunk_index"], sort=True):
+        parts = sorted(int(p) for p in group["partition"])
+        problems.append((
+            f"chunk {index} of video {video!r} is split across partitions {parts}; "
+            "every clip of a (video, clip_chunk_index) must be in one partition",
+            {(video, int(index))},
+        ))
     owner: dict[str, tuple[str, int]] = {}
-    for video, index, uuids in zip(rows["video"], rows["clip_chunk_index"], rows["clip_uuids"], strict=True):
+    for video, index, uuids in zip(rows["video"].tolist(), rows["clip_chunk_index"].tolist(), rows["clip_uuids"].tolist(),
+                                   strict=True):
         chunk = (video, int(index))
         for clip in filter(None, uuids.split("\n")):
             first = owner.setdefault(clip, chunk)

@@ -86,15 +86,44 @@ class FileSink:
     def read(self, path: str) -> bytes:
         return self.fs.cat_file(self._fs_path(path))
 
+    def read_if_exists(self, path: str) -> bytes | None:
+        try:
+            return self.read(path)
+        except FileNotFoundError:
+            return None
+
+    def names_starting(self, prefix: str) -> list[str]:
+        """Names of the files in ``prefix``'s folder that start with its last part: one
+        listing (an object store lists by key prefix, not the whole folder)."""
+        fs_prefix = self._fs_path(prefix)
+        folder, _, start = fs_prefix.rpartition("/")
+        try:
+            if self.local:
+                names = os.listdir(folder)
+            else:
+                try:
+                    found = self.fs.find(folder, prefix=start)
+                except TypeError:  # a backend whose find takes no prefix: list the folder
+                    found = self.fs.ls(folder, detail=False)
+                names = [p.rstrip("/").rsplit("/", 1)[-1] for p in found]
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if n.startswith(start))
+
     def remove(self, path: str) -> None:
         fs_path = self._fs_path(path)
         if self.fs.exists(fs_path):
             self.fs.rm_file(fs_path)
 
     def put(self, path: str, data: bytes, *, existing: str | None = None) -> bool:
-        """Write one file; returns False when it was skipped because it exists."""
+        """Write one file; returns False when it was skipped because it exists.
+
+        ``existing``: ``skip`` keeps any existing file, ``overwrite`` replaces it, ``update``
+        keeps it only when it already holds exactly ``data`` (documents that describe the
+        dataset and must follow it); None is the sink's policy."""
         fs_path = self._fs_path(path)
-        if (existing or self.existing) == "skip" and self.fs.exists(fs_path):
+        policy = existing or self.existing
+        if policy != "overwrite" and self.fs.exists(fs_path) and (policy == "skip" or self.read(path) == data):
             if self.verbose:
                 log.info("skipped existing %s", path)
             return False

@@ -1,8 +1,8 @@
 """The small statistics row of one chunk: what each writer partition returns.
 
 A partition returns one row per chunk it wrote or resumed, never clip bytes. Per-directory
-counters and error counts travel as JSON text, so the row's dtypes are plain (str, int,
-float) and survive Dask's string conversion unchanged. summary.py adds rows up; the empty
+counters and error counts travel as JSON text, so the row's dtypes are plain (text as
+Python objects, int, float): Dask keeps a ``map_partitions`` meta as it is given. summary.py adds rows up; the empty
 frame :func:`stats_meta` is the writers' Dask meta. Pure: no I/O.
 """
 
@@ -12,26 +12,28 @@ import json
 from collections import Counter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .documents import COUNTER_KEYS, ChunkStats
 
 #: Row columns and dtypes; the writer's ``map_partitions`` meta is built from this.
 STATS_COLUMNS: dict[str, str] = {
-    "video": "str",
+    "video": "object",
     "clip_chunk_index": "int64",
     "partition": "int64",
-    "status": "str",  # "written" or "resumed"
+    "status": "object",  # "written" or "resumed"
     **{key: "int64" for key in COUNTER_KEYS},
     "num_clips_filtered": "int64",
     "total_clip_duration": "float64",
     "max_clip_duration": "float64",
-    "clip_uuids": "str",  # newline-separated, for the cross-partition duplicate check
-    "errors": "str",  # JSON {error key: clip count}
-    "missing": "str",  # JSON {what: count}
-    "files_written": "str",  # JSON {directory: files}
-    "bytes_written": "str",  # JSON {directory: bytes}
-    "files_skipped": "str",  # JSON {directory: files}
+    "clip_uuids": "object",  # newline-separated, for the cross-partition duplicate check
+    "errors": "object",  # JSON {error key: clip count}
+    "missing": "object",  # JSON {what: count}
+    "files_written": "object",  # JSON {directory: files}
+    "bytes_written": "object",  # JSON {directory: bytes}
+    "files_skipped": "object",  # JSON {directory: files}
+    "bytes": "object",  # JSON {directory: bytes of the chunk's files}, written or skipped alike
     "started": "float64",
     "finished": "float64",
 }
@@ -51,6 +53,7 @@ def stats_row(
     files_written: Counter,
     bytes_written: Counter,
     files_skipped: Counter,
+    chunk_bytes: Counter,
     started: float,
     finished: float,
 ) -> dict[str, Any]:
@@ -71,6 +74,7 @@ def stats_row(
         files_written=json.dumps(dict(files_written)),
         bytes_written=json.dumps(dict(bytes_written)),
         files_skipped=json.dumps(dict(files_skipped)),
+        bytes=json.dumps(dict(chunk_bytes)),
         started=started,
         finished=finished,
     )
@@ -78,8 +82,13 @@ def stats_row(
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    # Column by column: a whole-frame astype costs ~15 ms per partition under pandas 3.
-    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
-                         for name, dtype in STATS_COLUMNS.items()})
+    # From numpy arrays, column by column: every writer partition builds one of these, and
+    # typed pandas Series cost ~2 ms per frame under pandas 3 (numpy arrays: ~0.4 ms).
+    columns = {}
+    for name, dtype in STATS_COLUMNS.items():
+        values = np.empty(len(rows), dtype=dtype)
+        values[:] = [row[name] for row in rows]
+        columns[name] = values
+    return pd.DataFrame(columns, copy=False)
 
 

@@ -1,21 +1,17 @@
-"""The Dask plumbing of the clip writer: the per-partition task, the reduction, the graph.
+"""The Dask plumbing of the clip writer's partitions: one task per partition of clip records
+writes every file of its chunks and returns one small stats row per chunk::
 
-``ClipWriter.write`` builds one Dask expression graph::
+    clip records ──map_partitions(write_partition)──▶ stats rows ──▶ reduction.py
+    video records' source values (one small partition, shared) ──┘
 
-    clip records ──map_partitions(write_partition)──▶ stats rows (one per chunk)
-    video records (one partition, broadcast) ──────────────┤
-                              finish_run (one task) ── video JSONs + summary.json
-
-Partition tasks run on the workers, write every file of their chunks and return only small
-stats rows; ``finish_run`` is the reduction. Staying in expressions (no ``to_delayed``)
-lets a user compute the summary together with their own work on the same records without
-computing any partition twice. What is written is decided by the pure modules
-(``chunk_files``, ``documents``, ``summary``); this module decides when and where.
+What is written is decided by the pure modules (``chunk_files``, ``documents``); this module
+decides when and where. Staying in Dask expressions (no ``to_delayed``) lets a user compute
+the writer together with their own work on the same records without computing any
+partition twice.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
@@ -28,11 +24,11 @@ from . import layout
 from .chunk_files import (
     chunk_files,
     chunk_rels,
-    empty_video_marker,
     group_chunks,
     probe_clips,
 )
-from .documents import dumps, read_chunk_document, video_document
+from .documents import read_chunk_document
+from .events import report
 from .partitioning import KEY_COLUMNS, conflicts, partition_keys
 from .records import (
     RecordError,
@@ -44,7 +40,6 @@ from .records import (
 from .settings import WriterSettings
 from .sink import FileSink, SinkCounts, SinkError
 from .stats_rows import rows_frame, stats_meta, stats_row
-from .summary import run_summary, video_entry
 
 log = logging.getLogger(__name__)
 
@@ -71,22 +66,27 @@ def make_sink(settings: WriterSettings) -> FileSink:
 def write_partition(
     df: pd.DataFrame,
     settings: WriterSettings,
-    videos: pd.DataFrame | None = None,
+    sources: pd.DataFrame | None = None,
+    run: str | None = None,
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
     """Write every chunk of one partition; return one stats row per chunk.
 
-    The whole partition is validated before its first file is written, so bad input leaves
-    nothing half-written."""
+    ``sources``: the video records' source values indexed by video (see
+    :func:`source_values`), for clip records that lack their own; ``run`` names the write
+    whose listeners hear of the partition when it is done (events.py). The whole partition
+    is validated before its first file is written, so bad input leaves nothing half-written."""
     partition = int((partition_info or {}).get("number", -1))
     chunks = group_chunks(normalise_clip_partition(df))
     rels = chunk_rels(chunks, settings.input_path)
-    video_records = normalise_video_frame(videos)
+    video_records = _sources_of(sources, {video for video, _ in chunks})
     sink = make_sink(settings)
-    return rows_frame([
+    rows = rows_frame([
         _write_chunk(sink, settings, video, index, clips, rels[(video, index)], video_records.get(video), partition)
         for (video, index), clips in chunks.items()
     ])
+    report(run, rows)
+    return rows
 
 
 def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
@@ -94,6 +94,7 @@ def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: in
     started = time.time()
     marker_path = layout.chunk_json_path(settings.output_path, rel, index)
     counts = SinkCounts()
+    chunk_bytes: Counter = Counter()
     if settings.resume and sink.exists(marker_path):
         stats, status, missing, errors = read_chunk_document(sink.read(marker_path)), "resumed", Counter(), Counter()
     else:
@@ -106,6 +107,8 @@ def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: in
             raise ChunkWriteError(f"chunk {index} of video {video!r}: {exc}") from exc
         stats, status, missing = planned.stats, "written", planned.missing
         errors = Counter(key for clip in clips for key in clip.errors)
+        for path, data in (*planned.files, planned.marker):
+            chunk_bytes[layout.directory_of(settings.output_path, path)] += len(data)
     if settings.verbose:
         log.info(
             "chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped",
@@ -114,87 +117,32 @@ def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: in
         )
     return stats_row(stats, partition=partition, status=status, errors=errors, missing=missing,
                      files_written=counts.files_written, bytes_written=counts.bytes_written,
-                     files_skipped=counts.files_skipped, started=started, finished=time.time())
-
-
-# --------------------------------------------------------------------------------------
-# Reduction (one task): video JSONs and summary.json
-
-
-def finish_run(rows: pd.DataFrame, settings: WriterSettings, videos: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Write every video's JSON and summary.json from all stats rows; return the summary."""
-    rows = rows.sort_values(["video", "clip_chunk_index"], kind="stable").reset_index(drop=True)
-    sink = make_sink(settings)
-    video_records = normalise_video_frame(videos)
-
-    problems = conflicts(rows)
-    if problems:
-        # Those chunks' markers were written by partitions that each saw only part of the
-        # chunk: remove them so nothing claims to be complete, then fail loudly.
-        for video, index in set().union(*(chunks for _, chunks in problems)):
-            sink.remove(layout.chunk_json_path(settings.output_path,
-                                               layout.relative_video_path(video, settings.input_path), index))
-        raise RecordError("; ".join(message for message, _ in problems))
-
-    by_video = dict(tuple(rows.groupby("video", sort=False)))
-    all_videos = sorted(set(by_video) | set(video_records))
-    rels = {}
-    for video in all_videos:
-        try:
-            rels[video] = layout.relative_video_path(video, settings.input_path)
-        except layout.LayoutError as exc:
-            raise RecordError(f"video record {video!r}: {exc}") from None
-
-    counts = SinkCounts()
-    entries = []
-    for video in all_videos:
-        chunk_rows = by_video.get(video, rows.iloc[:0])
-        record = video_records.get(video)
-        if record is not None and record.error:
-            if not chunk_rows.empty:
-                raise RecordError(f"video record {video!r} has an error ({record.error}) but also clip records")
-            # [ours] An unreadable video gets an error entry in summary.json and no files.
-            entries.append(video_entry(video, chunk_rows, error=record.error))
-            continue
-        entries.append(_finish_video(sink, settings, video, rels[video], record, chunk_rows, counts))
-
-    started = float(rows["started"].min()) if len(rows) else time.time()
-    summary = run_summary(rows, entries, settings=settings.public_dict(), reduction_counts=vars(counts),
-                          started=started, finished=time.time())
-    # summary.json describes this run, so it is always replaced.
-    sink.put(layout.summary_path(settings.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
-    run_totals = summary["totals"]
-    log.info(
-        "clip writer finished: %d videos, %d chunks, %d clips passed, %d filtered, %d files written, %d skipped",
-        run_totals["videos"], run_totals["chunks"], run_totals["num_clips_passed"], run_totals["num_clips_filtered"],
-        sum(run_totals["files_written"].values()), sum(run_totals["files_skipped"].values()),
-    )
-    return summary
-
-
-def _finish_video(sink: FileSink, settings: WriterSettings, video: str, rel: str, record: VideoRecord | None,
-                  chunk_rows: pd.DataFrame, counts: SinkCounts) -> dict[str, Any]:
-    """Write one video's processed_videos JSON; return its summary entry."""
-    out = settings.output_path
-    files = [] if len(chunk_rows) else [empty_video_marker(out, video, rel)]
-    num_clips = int(chunk_rows["num_clips_passed"].sum() + chunk_rows["num_clips_filtered"].sum())
-    doc = video_document(video, record, num_total_clips=num_clips,
-                         num_clip_chunks=chunk_rows["clip_chunk_index"].nunique())
-    files.append((layout.video_json_path(out, rel), dumps(doc)))
-    counts.add(sink.put_many(files))
-    # Complete: every chunk 0..num_clip_chunks-1 has its marker (from this run or before).
-    seen = {int(i) for i in chunk_rows["clip_chunk_index"]}
-    expected = range(int(doc["num_clip_chunks"] or 0))
-    absent = [i for i in expected if i not in seen and not sink.exists(layout.chunk_json_path(out, rel, i))]
-    return video_entry(video, chunk_rows, missing_chunks=absent)
+                     files_skipped=counts.files_skipped, chunk_bytes=chunk_bytes, started=started,
+                     finished=time.time())
 
 
 # --------------------------------------------------------------------------------------
 # Graph building
 
 
+def _sources_of(sources: pd.DataFrame | None, videos: set[str]) -> dict[str, VideoRecord]:
+    """The source values of ``videos`` only: a lookup in the shared index, not a pass over
+    every video record (there may be millions)."""
+    if sources is None or not len(sources):
+        return {}
+    present = sources.index.intersection(sorted(videos))
+    return normalise_video_frame(sources.loc[present].reset_index())
+
+
+def source_values(videos: pd.DataFrame) -> pd.DataFrame:
+    """What the writer partitions need of the video records: width, height and frame rate,
+    indexed by video (clip metas fall back to them for the source keys 4-6)."""
+    columns = [c for c in ("width", "height", "framerate") if c in videos.columns]
+    return videos[["video", *columns]].set_index("video")
+
+
 def video_collection(videos):
-    """Video records as a one-partition Dask DataFrame (broadcast to every partition)."""
+    """Video records as a one-partition Dask DataFrame."""
     import dask.dataframe as dd
 
     if videos is None:
@@ -205,32 +153,20 @@ def video_collection(videos):
     return videos.repartition(npartitions=1) if videos.npartitions > 1 else videos
 
 
-def stats_collection(clips, settings: WriterSettings, videos=None):
+def stats_collection(clips, settings: WriterSettings, videos=None, run: str | None = None):
     """The per-partition writers: a collection of stats rows, one per chunk.
 
-    ``videos`` is a one-partition collection (or None); Dask broadcasts it to each task."""
+    ``videos`` is a one-partition collection of video records (or None); only its source
+    values reach the writers, one small shared partition that each task looks up."""
     check_clip_columns(clips.columns, dict(clips.dtypes))
+    sources = None
+    if videos is not None:
+        meta = source_values(videos._meta)
+        sources = videos.map_partitions(source_values, meta=meta, token="clipwriter-sources")
     return clips.map_partitions(
-        write_partition, settings, videos, meta=stats_meta(), enforce_metadata=False,
-        align_dataframes=False,
+        write_partition, settings, sources, run, meta=stats_meta(), enforce_metadata=False,
+        align_dataframes=False, token="clipwriter-write",
     )
-
-
-def _finish_partition(rows: pd.DataFrame, videos: pd.DataFrame | None = None, *,
-                      settings: WriterSettings) -> pd.Series:
-    return pd.Series([finish_run(rows, settings, videos)], dtype=object)
-
-
-def summary_collection(stats, settings: WriterSettings, videos=None):
-    """The reduction over all stats rows and the video records (both as they are): a
-    one-element Dask Series whose value is the run summary. Computing it computes every
-    writer partition. ``stats`` None: no clip records, only video records."""
-    import dask.dataframe as dd
-
-    rows = dd.from_pandas(stats_meta(), npartitions=1) if stats is None else stats.repartition(npartitions=1)
-    inputs = (rows,) if videos is None else (rows, videos)
-    return dd.map_partitions(_finish_partition, *inputs, settings=settings, meta=pd.Series([], dtype=object),
-                             align_dataframes=False, token="clipwriter-summary")
 
 
 def _partition_keys(df: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:

@@ -27,10 +27,10 @@ def run(output_path: str, storage_options: dict | None = None) -> dict:
 
 
 def s3_tree(fs, root: str) -> dict[str, bytes]:
-    return {
-        path[len(root) + 1:]: fs.cat_file(path)
-        for path in sorted(fs.find(root)) if not path.endswith("/summary.json")
-    }
+    """As clip_helpers.tree: the reference's layout, without our summary and bookkeeping."""
+    names = {path[len(root) + 1:]: path for path in sorted(fs.find(root))}
+    return {name: fs.cat_file(path) for name, path in names.items()
+            if name != "summary.json" and not name.startswith(".clipwriter/")}
 
 
 @pytest.mark.cluster
@@ -53,9 +53,9 @@ def test_local_and_s3_trees_are_identical(tmp_path, s3_bucket, cluster_client):
         assert remote[path] == data.replace(local_out.encode(), s3_out.encode()), path
     meta = json.loads(remote["metas/v0/f1237051-6157-5579-b000-4227c106af28.json"])
     assert meta["clip_location"] == f"{s3_out}/clips/f1237051-6157-5579-b000-4227c106af28.mp4"
-    assert local_summary["totals"]["files_written"] == s3_summary["totals"]["files_written"]
+    assert local_summary["run"]["files_written"] == s3_summary["run"]["files_written"]
     for directory in ("clips", "filtered_clips", "previews", "ce1_embd", "ce1_embd_parquet"):
-        assert local_summary["totals"]["bytes_written"][directory] == s3_summary["totals"]["bytes_written"][directory]
+        assert local_summary["run"]["bytes_written"][directory] == s3_summary["run"]["bytes_written"][directory]
     # The partitions ran in the worker processes, not here.
     assert s3_summary["totals"]["chunks"] == 4
     summary = json.loads(fs.cat_file(f"{name}/dataset/summary.json"))

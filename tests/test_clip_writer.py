@@ -47,7 +47,7 @@ def test_every_file_lands_and_nothing_else(writer_factory):
     # 2 clips: mp4, meta, preview, pickle each; one Parquet, one chunk and one video JSON.
     assert len(files) == 11 and (writer_factory.out / "summary.json").exists()
     assert files[f"clips/{frame.span_uuid[0]}.mp4"] == frame.buffer[0]
-    assert summary["totals"]["files_written"] == {
+    assert summary["run"]["files_written"] == {
         "ce1_embd": 2, "ce1_embd_parquet": 1, "clips": 2, "metas": 2, "previews": 2,
         "processed_clip_chunks": 1, "processed_videos": 1}
 
@@ -61,7 +61,7 @@ def test_dry_run_writes_only_video_chunk_and_summary(writer_factory):
     assert set(files) == {"processed_videos/cam/a.mp4.json", "processed_clip_chunks/cam/a.mp4_0.json"}
     assert files["processed_clip_chunks/cam/a.mp4_0.json"] == (
         writer_factory.out / "full/processed_clip_chunks/cam/a.mp4_0.json").read_bytes()
-    assert summary["totals"]["num_clips_with_embeddings"] == 2 and "clips" not in summary["totals"]["files_written"]
+    assert summary["totals"]["num_clips_with_embeddings"] == 2 and "clips" not in summary["run"]["files_written"]
 
 
 def test_video_records_and_a_video_without_clips(writer_factory):
@@ -103,11 +103,11 @@ def test_rerun_skips_existing_files_by_default_and_overwrite_replaces_them(write
     before = tree(writer_factory.out)
     second = writer_factory().write(records_collection(chunk_frame(V, buffer=b"new bytes")))
     assert tree(writer_factory.out) == before
-    assert second["totals"]["files_skipped"] == first["totals"]["files_written"]
-    assert second["totals"]["files_written"] == {}
+    assert second["run"]["files_skipped"] == first["run"]["files_written"]
+    assert second["run"]["files_written"] == {}
     third = writer_factory(existing="overwrite").write(records_collection(chunk_frame(V, buffer=b"new bytes")))
     assert (writer_factory.out / "clips" / f"{chunk_frame(V).span_uuid[0]}.mp4").read_bytes() == b"new bytes"
-    assert third["totals"]["files_skipped"] == {}
+    assert third["run"]["files_skipped"] == {}
 
 
 def test_resume_skips_completed_chunks(writer_factory):
@@ -116,7 +116,7 @@ def test_resume_skips_completed_chunks(writer_factory):
     summary = writer_factory(resume=True).write(records_collection(chunk_frame(V, 0), chunk_frame(V, 1)))
     assert not (writer_factory.out / "clips" / f"{chunk_frame(V, 0).span_uuid[0]}.mp4").exists()
     assert (writer_factory.out / "clips" / f"{chunk_frame(V, 1).span_uuid[0]}.mp4").exists()
-    assert summary["totals"]["chunks_resumed"] == 1
+    assert summary["run"]["chunks_resumed"] == 1
     assert summary["totals"]["num_clips_passed"] == 4  # the resumed chunk's counts read from its marker
 
 

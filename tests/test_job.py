@@ -134,12 +134,12 @@ def test_rerun_with_resume_decodes_nothing_again(job_run, cluster_client):
     cfg = JobConfig(writer=writer, stages=stages)
     with cluster_client.as_current():
         summary = run_job(cfg, cluster_client, stream=sys.stderr)
-    assert summary["totals"]["chunks_resumed"] == summary["totals"]["chunks"] == first["totals"]["chunks"]
+    assert summary["run"]["chunks_resumed"] == summary["run"]["chunks"] == first["totals"]["chunks"]
     assert summary["totals"]["num_clips_passed"] == first["totals"]["num_clips_passed"]
-    assert summary["totals"]["files_written"] == {}
+    assert summary["run"]["files_written"] == {}
     # Only the reduction's own files are met again: 3 video JSONs (pan, static, short) and the
     # zero-count chunk document of the clip-less short video.
-    assert summary["totals"]["files_skipped"] == {"processed_clip_chunks": 1, "processed_videos": 3}
+    assert summary["run"]["files_skipped"] == {"processed_clip_chunks": 1, "processed_videos": 3}
 
 
 @pytest.mark.s3

@@ -12,7 +12,7 @@ def rows(passed: int, nbytes: int):
     stats = ChunkStats("v", 0, num_clips_passed=passed, filtered_clips=["x"])
     return rows_frame([stats_row(stats, partition=0, status="written", errors=Counter(), missing=Counter(),
                                  files_written=Counter(clips=passed), bytes_written=Counter(clips=nbytes),
-                                 files_skipped=Counter(), started=0.0, finished=1.0)])
+                                 files_skipped=Counter(), chunk_bytes=Counter(clips=nbytes), started=0.0, finished=1.0)])
 
 
 def test_progress_lines_in_a_log_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from fractions import Fraction
 
 import pandas as pd
 from clip_helpers import chunk_frame, clip_records
@@ -10,7 +11,14 @@ from clip_helpers import chunk_frame, clip_records
 from dask_clipwriter.documents import chunk_stats
 from dask_clipwriter.partitioning import conflicts, partition_keys
 from dask_clipwriter.stats_rows import rows_frame, stats_row
-from dask_clipwriter.summary import run_summary, totals, video_entry
+from dask_clipwriter.summary import (
+    DATASET_COUNTERS,
+    RUN_COUNTERS,
+    SummaryPart,
+    Totals,
+    summary_document,
+    video_entry,
+)
 
 V = "/in/a.mp4"
 
@@ -20,47 +28,90 @@ def row(chunk, n=2, *, video=V, status="written", written=None, errors=None, par
                         enhanced_caption_models=())
     return stats_row(stats, partition=partition, status=status, errors=Counter(errors or {}), missing=Counter(),
                      files_written=Counter(written or {}), bytes_written=Counter({k: 10 * v for k, v in (written or {}).items()}),
-                     files_skipped=Counter(), started=100.0 + chunk, finished=101.0 + chunk)
+                     files_skipped=Counter(), chunk_bytes=Counter(written or {}), started=100.0 + chunk,
+                     finished=101.0 + chunk)
 
 
 def test_totals_add_counters_and_per_directory_counts():
     rows = rows_frame([row(0, 2, written={"clips": 2, "metas": 2}, errors={"transcode": 1}),
                        row(1, 3, written={"clips": 3}, errors={"transcode": 1, "motion_decode": 2}, status="resumed")])
-    got = totals(rows)
+    got = Totals.of_rows(rows, RUN_COUNTERS).as_dict(RUN_COUNTERS, resumed=True)
     assert (got["chunks"], got["num_clips_passed"], got["chunks_resumed"]) == (2, 5, 1)
     assert got["files_written"] == {"clips": 5, "metas": 2} and got["bytes_written"] == {"clips": 50, "metas": 20}
-    assert got["errors"] == {"motion_decode": 2, "transcode": 2}
+    assert got["errors"] == {"motion_decode": 2, "transcode": 2} and got["files_skipped"] == {}
     assert got["total_clip_duration"] == 50.0 and got["max_clip_duration"] == 10.0
 
 
 def test_no_rows_total_zero():
-    got = totals(rows_frame([]))
+    got = Totals.of_rows(rows_frame([]), DATASET_COUNTERS).as_dict(DATASET_COUNTERS)
     assert got["chunks"] == got["num_clips_passed"] == 0 and got["max_clip_duration"] == 0.0
-    assert got["files_written"] == {}
+    assert got["bytes"] == {} and "chunks_resumed" not in got
+
+
+def test_totals_add_up_to_the_same_whatever_the_grouping():
+    # Durations whose float sum depends on the order: the totals are exact, then rounded once.
+    rows = rows_frame([row(i, 1) for i in range(6)])
+    rows["total_clip_duration"] = [0.1, 0.2, 0.6, 1e16, 1.0, -1e16]
+    one = Totals.of_rows(rows, DATASET_COUNTERS)
+    halves = Totals.of_rows(rows[:3], DATASET_COUNTERS).add(Totals.of_rows(rows[3:], DATASET_COUNTERS))
+    reversed_pairs = Totals()
+    for i in (4, 2, 0):
+        reversed_pairs.add(Totals.of_rows(rows[i:i + 2], DATASET_COUNTERS))
+    expected = float(sum(Fraction(d) for d in rows["total_clip_duration"]))
+    for totals in (one, halves, reversed_pairs):
+        assert totals.as_dict(DATASET_COUNTERS)["total_clip_duration"] == expected == 1.9
+    assert sum(rows["total_clip_duration"]) != 1.9  # what adding the floats in order gives
+
+
+def test_totals_per_video_equal_totals_of_each_videos_rows():
+    rows = rows_frame([row(0, 2), row(0, 3, video="/in/b.mp4"), row(1, 1, errors={"x": 1})])
+    per_video = Totals.per_video(rows, DATASET_COUNTERS)
+    for video, totals in per_video.items():
+        alone = Totals.of_rows(rows[rows["video"] == video], DATASET_COUNTERS)
+        assert totals.as_dict(DATASET_COUNTERS) == alone.as_dict(DATASET_COUNTERS)
+    assert per_video[V].chunks == 2 and per_video[V].counters["errors"] == {"x": 1}
 
 
 def test_video_entries_say_complete_missing_or_failed():
-    rows = rows_frame([row(0)])
-    assert video_entry(V, rows)["complete"] is True
-    missing = video_entry(V, rows, missing_chunks=[1, 2])
+    totals = Totals.of_rows(rows_frame([row(0)]), DATASET_COUNTERS)
+    assert video_entry(V, totals)["complete"] is True
+    missing = video_entry(V, totals, missing_chunks=[1, 2])
     assert missing["complete"] is False and missing["missing_chunks"] == [1, 2]
-    failed = video_entry("/in/bad.mp4", rows.iloc[:0], error="cannot open")
+    failed = video_entry("/in/bad.mp4", Totals(), error="cannot open")
     assert failed["complete"] is False and failed["error"] == "cannot open" and failed["chunks"] == 0
 
 
-def test_run_summary_counts_videos_and_adds_the_reductions_own_files():
-    rows = rows_frame([row(0, written={"clips": 2})])
-    entries = [video_entry(V, rows), video_entry("/in/bad.mp4", rows.iloc[:0], error="unreadable")]
-    summary = run_summary(rows, entries, settings={"dry_run": False}, started=0.0, finished=1.5,
-                          reduction_counts={"files_written": Counter({"processed_videos": 1}),
-                                            "bytes_written": Counter({"processed_videos": 300})})
+def part_of(videos, *, in_run=True, failed=()):
+    part = SummaryPart()
+    for video in videos:
+        rows = rows_frame([row(0, video=video)])
+        entry = video_entry(video, Totals.of_rows(rows, DATASET_COUNTERS), error="bad" if video in failed else None)
+        part.add_entry(entry, in_run=in_run)
+        part.dataset.add(Totals.of_rows(rows, DATASET_COUNTERS))
+        if in_run:
+            part.run.add(Totals.of_rows(rows, RUN_COUNTERS))
+    return part
+
+
+def test_summary_document_keeps_the_dataset_and_the_run_apart():
+    part = part_of(["/in/b.mp4", "/in/c.mp4"], failed={"/in/c.mp4"}).add(part_of(["/in/a.mp4"], in_run=False))
+    part.started = 0.0
+    summary = summary_document(part, settings={"dry_run": False}, started=0.0, finished=1.5)
     assert (summary["started_at"], summary["finished_at"], summary["elapsed_s"]) == (
         "1970-01-01T00:00:00+00:00", "1970-01-01T00:00:01+00:00", 1.5)
-    got = summary["totals"]
-    assert (got["videos"], got["videos_complete"], got["videos_failed"]) == (2, 1, 1)
-    assert got["files_written"] == {"clips": 2, "processed_videos": 1}
-    assert got["bytes_written"] == {"clips": 20, "processed_videos": 300}
-    assert summary["settings"] == {"dry_run": False} and summary["videos"] == entries
+    totals, run = summary["totals"], summary["run"]
+    assert (totals["videos"], totals["videos_complete"], totals["videos_failed"], totals["chunks"]) == (3, 2, 1, 3)
+    assert (run["videos"], run["videos_failed"], run["chunks"]) == (2, 1, 2)
+    assert [e["video"] for e in summary["videos"]] == ["/in/a.mp4", "/in/b.mp4", "/in/c.mp4"]
+    assert summary["settings"] == {"dry_run": False} and summary["videos_listed"] == 3
+
+
+def test_the_listed_videos_are_bounded(monkeypatch):
+    import dask_clipwriter.summary as summary_module
+
+    monkeypatch.setattr(summary_module, "MAX_LISTED_VIDEOS", 2)
+    part = part_of(["/in/d.mp4", "/in/b.mp4"]).add(part_of(["/in/c.mp4", "/in/a.mp4"]))
+    assert [e["video"] for e in part.entries] == ["/in/a.mp4", "/in/b.mp4"] and part.videos == 4
 
 
 def test_partition_keys_are_one_row_per_chunk():

@@ -57,7 +57,8 @@ def test_every_file_of_the_chunk(written):
     records = ref.clip_records()
     passed = records[records["filtered_by"].isna()]
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    expected = {"summary.json", "processed_videos/video_00000.mp4.json",
+    expected = {"summary.json", ".clipwriter/manifest.json", ".clipwriter/index/b1/chunks-00000.parquet",
+                ".clipwriter/index/b1/videos-00000.parquet", "processed_videos/video_00000.mp4.json",
                 "processed_clip_chunks/video_00000.mp4_0.json",
                 "ce1_embd_parquet/dfce6fb4-b1bd-5561-9ce4-1e5f7a945f78.parquet",
                 "filtered_clips/c912d893-bcc8-5ff7-8278-1833f8284bdc.mp4",
@@ -117,10 +118,10 @@ def test_summary_adds_the_chunk_up(written):
                 "num_clips_with_caption", "num_clips_with_webp", "num_clips_filtered_by_motion"):
         assert totals[key] == chunk[key]
     assert totals["total_clip_duration"] == chunk["total_clip_duration"]
-    assert totals["files_written"] == {"ce1_embd": 4, "ce1_embd_parquet": 1, "clips": 4, "filtered_clips": 1,
-                                       "metas": 5, "previews": 6, "processed_clip_chunks": 1,
-                                       "processed_videos": 1}
-    assert totals["bytes_written"]["clips"] == 4 * 204800
+    run = summary["run"]
+    assert run["files_written"] == {"ce1_embd": 4, "ce1_embd_parquet": 1, "clips": 4, "filtered_clips": 1,
+                                    "metas": 5, "previews": 6, "processed_clip_chunks": 1, "processed_videos": 1}
+    assert run["bytes_written"]["clips"] == totals["bytes"]["clips"] == 4 * 204800
     # The video record says 2 chunks; only chunk 0 was written, so the video is incomplete.
     [video] = summary["videos"]
     assert video["complete"] is False and video["missing_chunks"] == [1]

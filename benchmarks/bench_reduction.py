@@ -1,0 +1,133 @@
+"""The writer at scale: many small chunks, and how long everything after the writers takes.
+
+    python benchmarks/bench_reduction.py --chunks 2000 20000 100000
+
+For each size, a fresh dataset of ``--chunks`` chunks of ``--clips`` tiny clips each
+(``--chunks-per-video`` chunks per video, probe values given, so the run is bound by files
+and tasks, not bytes) is written on a local cluster of ``--workers`` worker processes with
+one thread each. The scheduler runs in its own process, so that its memory is measured apart
+from the client's. Reported per size:
+
+* wall time and the cost per chunk;
+* when the last writer partition finished, and the time after it (the reduction);
+* peak RSS of the client, the scheduler and the largest worker;
+* the peak Python memory of the largest reduction task (the bucket with most rows, run
+  again in this process under tracemalloc: it rewrites what the run wrote, with the same bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import pandas as pd
+
+from dask_clipwriter import ClipWriter, clip_records_from_map
+from dask_clipwriter import reduction as reduction_module
+from dask_clipwriter.index import bucket_count, bucket_of
+from dask_clipwriter.manifest import Manifest
+
+
+def make_chunk(chunk: int, clips: int, chunks_per_video: int) -> pd.DataFrame:
+    video = f"/bench/in/v{chunk // chunks_per_video:07d}.mp4"
+    index = chunk % chunks_per_video
+    return pd.DataFrame([{
+        "video": video, "clip_chunk_index": index,
+        "span_uuid": f"{chunk:08x}-0000-4000-8000-{i:012x}",
+        "span_start": 10.0 * i, "span_end": 10.0 * i + 10.0,
+        "buffer": bytes(1024), "width": 320, "height": 240, "framerate": 30.0, "num_frames": 300,
+        "video_codec": "h264", "windows": [{"start_frame": 0, "end_frame": 255}],
+    } for i in range(clips)])
+
+
+class Timeline:
+    """A progress hook that keeps every partition's stats rows and when the last one came."""
+
+    def __init__(self):
+        self.rows, self.last = [], None
+
+    def update(self, rows):
+        self.rows.append(rows)
+        self.last = time.perf_counter()
+
+    def close(self):
+        pass
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def largest_task_mb(out: Path, writer: ClipWriter, rows: pd.DataFrame, chunks: int) -> tuple[float, int]:
+    """Peak Python memory of the reduction task with the most rows, and its row count."""
+    buckets = bucket_count(chunks, 0, reduction_module.ROWS_PER_BUCKET)
+    rows = rows.assign(bucket=[bucket_of(v, buckets) for v in rows["video"]])
+    bucket, size = max(rows["bucket"].value_counts().items(), key=lambda kv: kv[1])
+    mine = rows[rows["bucket"] == bucket].drop(columns="bucket")
+    tracemalloc.start()
+    reduction_module.finish_bucket(mine, None, {"number": int(bucket)}, settings=writer.settings, buckets=buckets,
+                                   old_buckets=Manifest().index_buckets)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20, int(size)
+
+
+def run_size(chunks: int, args, root: Path) -> dict:
+    from distributed import Client
+    from distributed.deploy.subprocess import SubprocessCluster
+
+    out = root / f"dataset-{chunks}"
+    with SubprocessCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        writer = ClipWriter(output_path=str(out), input_path="/bench/in")
+        clips = clip_records_from_map(make_chunk, range(chunks), clips=args.clips,
+                                      chunks_per_video=args.chunks_per_video)
+        timeline = Timeline()
+        t0 = time.perf_counter()
+        summary = writer.write(clips, progress=timeline)
+        wall = time.perf_counter() - t0
+        scheduler_mb = client.run_on_scheduler(rss_mb)
+        worker_mb = max(client.run(rss_mb).values())
+    assert summary["totals"]["chunks"] == chunks, summary["totals"]
+    task_mb, task_rows = largest_task_mb(out, writer, pd.concat(timeline.rows, ignore_index=True), chunks)
+    shutil.rmtree(out, ignore_errors=True)
+    after = t0 + wall - timeline.last
+    return {
+        "chunks": chunks, "videos": summary["totals"]["videos"], "files": sum(summary["run"]["files_written"].values()),
+        "wall_s": round(wall, 1), "ms_per_chunk": round(1000 * wall / chunks, 2),
+        "after_writers_s": round(after, 2), "after_writers_share": round(after / wall, 3),
+        "client_peak_mb": round(rss_mb()), "scheduler_peak_mb": round(scheduler_mb),
+        "worker_peak_mb": round(worker_mb), "largest_task_mb": round(task_mb, 1), "largest_task_rows": task_rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, nargs="+", default=[2000, 20000, 100000])
+    parser.add_argument("--clips", type=int, default=1, help="clips per chunk (default 1)")
+    parser.add_argument("--chunks-per-video", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="clipwriter-scale-"))
+    try:
+        results = [run_size(n, args, root) for n in args.chunks]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    base = results[0]["ms_per_chunk"]
+    for r in results:
+        r["per_chunk_vs_smallest"] = round(r["ms_per_chunk"] / base, 2)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The reduction: video JSONs, the dataset index and summary.json, over several runs.
+
+The bucket count is made small here (ROWS_PER_BUCKET patched; these tests use Dask's local
+scheduler, in this process) so that small runs already spread over several buckets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from clip_helpers import chunk_frame, read_json, records_collection
+
+from dask_clipwriter import reduction
+
+A, B = "/in/a.mp4", "/in/b.mp4"
+
+
+def record(video, chunks):
+    return {"video": video, "height": 360, "width": 640, "framerate": 30.0, "num_frames": 900, "duration": 30.0,
+            "video_codec": "h264", "pixel_format": "yuv420p", "audio_codec": None,
+            "num_total_clips": 2 * chunks, "num_clip_chunks": chunks}
+
+
+def frames(video, *chunks):
+    return [chunk_frame(video, chunk) for chunk in chunks]
+
+
+def without_times(summary):
+    return {k: v for k, v in summary.items() if k not in ("started_at", "finished_at", "elapsed_s")}
+
+
+def test_later_runs_complete_a_video_and_the_summary_covers_the_dataset(writer_factory):
+    first = writer_factory().write(records_collection(*frames(A, 0), *frames(B, 0)))
+    assert first["totals"]["videos"] == 2 and first["totals"]["chunks"] == 2
+    doc = read_json(writer_factory.out / "processed_videos/a.mp4.json")
+    assert (doc["num_clip_chunks"], doc["num_total_clips"]) == (1, 2)
+
+    second = writer_factory().write(records_collection(*frames(A, 1, 2)))
+    # processed_videos/a.mp4.json follows the dataset: 3 chunks now, not the first run's 1.
+    doc = read_json(writer_factory.out / "processed_videos/a.mp4.json")
+    assert (doc["num_clip_chunks"], doc["num_total_clips"]) == (3, 6)
+    assert second["run"]["files_written"]["processed_videos"] == 1  # replaced, not skipped
+    totals, run = second["totals"], second["run"]
+    assert (totals["videos"], totals["chunks"], totals["num_clips_passed"]) == (2, 4, 8)  # B is still counted
+    assert (run["videos"], run["chunks"], run["num_clips_passed"]) == (1, 2, 4)
+    entries = {e["video"]: e for e in second["videos"]}
+    assert entries[A]["chunks"] == 3 and entries[B]["chunks"] == 1 and all(e["complete"] for e in entries.values())
+
+
+def test_a_video_is_complete_once_all_its_chunks_are_in_the_dataset(writer_factory):
+    videos = pd.DataFrame([record(A, 2)])
+    first = writer_factory().write(records_collection(*frames(A, 0)), videos)
+    assert first["videos"][0]["missing_chunks"] == [1] and first["totals"]["videos_complete"] == 0
+    second = writer_factory().write(records_collection(*frames(A, 1)))
+    assert second["videos"][0]["complete"] is True and second["totals"]["videos_complete"] == 1
+    # The video record given in the first run still decides the video's document.
+    assert read_json(writer_factory.out / "processed_videos/a.mp4.json")["num_total_clips"] == 4
+
+
+def test_the_summary_does_not_depend_on_the_bucket_count(writer_factory, monkeypatch):
+    clips = [*frames(A, 0, 1, 2), *frames(B, 0), *[chunk_frame(f"/in/v{i}.mp4", 0, 1) for i in range(8)]]
+    # Output paths of the same length: the metas' bytes (clip_location) are counted.
+    one = writer_factory(output_path=str(writer_factory.out / "one")).write(records_collection(*clips))
+    monkeypatch.setattr(reduction, "ROWS_PER_BUCKET", 2)
+    many = writer_factory(output_path=str(writer_factory.out / "six")).write(records_collection(*clips))
+    manifest = read_json(writer_factory.out / "six/.clipwriter/manifest.json")
+    assert manifest["index_buckets"] == 8 and len(list((writer_factory.out / "six/.clipwriter/index/b8").iterdir())) == 16
+    assert json.dumps(without_times(many)).replace("/six", "/one") == json.dumps(without_times(one))
+
+
+def test_the_bucket_count_grows_without_losing_the_dataset(writer_factory, monkeypatch):
+    monkeypatch.setattr(reduction, "ROWS_PER_BUCKET", 2)
+    writer_factory().write(records_collection(*frames(A, 0, 1)))  # 2 chunks: 1 bucket
+    second = writer_factory().write(records_collection(*[chunk_frame(f"/in/v{i}.mp4", 0, 1) for i in range(7)]))
+    assert read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"] == 4
+    assert second["totals"]["videos"] == 8 and second["totals"]["chunks"] == 9
+    third = writer_factory().write(None, pd.DataFrame([record(B, 0)]))  # a small run keeps 4 buckets
+    assert third["totals"]["videos"] == 9 and third["totals"]["chunks"] == 9
+    assert read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"] == 4
+
+
+def test_chunks_of_a_run_that_never_reached_the_reduction_are_found_by_their_markers(writer_factory):
+    writer_factory().write(records_collection(*frames(A, 0, 1)), pd.DataFrame([record(A, 3)]))
+    shutil.rmtree(writer_factory.out / ".clipwriter")  # as if that run had died before its reduction
+    (writer_factory.out / "summary.json").unlink()
+    summary = writer_factory().write(records_collection(*frames(A, 2)), pd.DataFrame([record(A, 3)]))
+    [entry] = summary["videos"]
+    assert entry["complete"] is True and entry["chunks"] == 3 and entry["num_clips_passed"] == 6
+    assert summary["run"]["chunks"] == 1
+
+
+def test_a_damaged_index_part_is_named(writer_factory):
+    writer_factory().write(records_collection(*frames(A, 0)))
+    part = writer_factory.out / ".clipwriter/index/b1/chunks-00000.parquet"
+    part.write_bytes(b"not parquet")
+    with pytest.raises(Exception, match=f"cannot read the dataset index part {part}"):
+        writer_factory().write(records_collection(*frames(A, 1)))
