@@ -11,8 +11,9 @@ from the client's. Reported per size:
 * wall time and the cost per chunk;
 * when the last writer partition finished, and the time after it (the reduction);
 * peak RSS of the client, the scheduler and the largest worker;
-* the peak Python memory of the largest reduction task (the bucket with most rows, run
-  again in this process under tracemalloc: it rewrites what the run wrote, with the same bytes).
+* the peak Python memory of the largest reduction task: the bucket with most rows (read back
+  from the dataset index) finished again in this process under tracemalloc (it rewrites
+  what the run wrote, with the same bytes, so the dataset is unchanged).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import tracemalloc
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from dask_clipwriter import ClipWriter, clip_records_from_map
 from dask_clipwriter import reduction as reduction_module
-from dask_clipwriter.index import bucket_count, bucket_of
-from dask_clipwriter.manifest import Manifest
+from dask_clipwriter.index import empty_chunks, read_table
+from dask_clipwriter.stats_rows import STATS_COLUMNS
 
 
 def make_chunk(chunk: int, clips: int, chunks_per_video: int) -> pd.DataFrame:
@@ -47,13 +49,14 @@ def make_chunk(chunk: int, clips: int, chunks_per_video: int) -> pd.DataFrame:
 
 
 class Timeline:
-    """A progress hook that keeps every partition's stats rows and when the last one came."""
+    """A progress hook that notes when the last writer partition finished (and keeps
+    nothing else, so the client's memory is the writer's own)."""
 
     def __init__(self):
-        self.rows, self.last = [], None
+        self.partitions, self.last = 0, None
 
-    def update(self, rows):
-        self.rows.append(rows)
+    def update(self, rows, partitions=1):
+        self.partitions += partitions
         self.last = time.perf_counter()
 
     def close(self):
@@ -64,18 +67,22 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def largest_task_mb(out: Path, writer: ClipWriter, rows: pd.DataFrame, chunks: int) -> tuple[float, int]:
-    """Peak Python memory of the reduction task with the most rows, and its row count."""
-    buckets = bucket_count(chunks, 0, reduction_module.ROWS_PER_BUCKET)
-    rows = rows.assign(bucket=[bucket_of(v, buckets) for v in rows["video"]])
-    bucket, size = max(rows["bucket"].value_counts().items(), key=lambda kv: kv[1])
-    mine = rows[rows["bucket"] == bucket].drop(columns="bucket")
+def largest_task_mb(out: Path, writer: ClipWriter) -> tuple[float, int]:
+    """Peak Python memory of the bucket task with the most rows, and its row count."""
+    buckets = json.loads((out / ".clipwriter/manifest.json").read_text())["index_buckets"]
+    parts = sorted((out / f".clipwriter/index/b{buckets}").glob("chunks-*.parquet"))
+    sizes = {part: pq.ParquetFile(part).metadata.num_rows for part in parts}
+    part = max(sizes, key=sizes.get)
+    chunks = read_table(part.read_bytes(), empty_chunks())
+    # The chunk table is the bucket's stats rows without the run's own bookkeeping.
+    rows = chunks.assign(partition=0, status="written", clip_uuids="", files_written="{}", bytes_written="{}",
+                         files_skipped="{}", started=0.0)[list(STATS_COLUMNS)]
     tracemalloc.start()
-    reduction_module.finish_bucket(mine, None, {"number": int(bucket)}, settings=writer.settings, buckets=buckets,
-                                   old_buckets=Manifest().index_buckets)
+    reduction_module.finish_bucket(rows, None, {"number": int(part.stem.split("-")[1])}, settings=writer.settings,
+                                   buckets=buckets, old_buckets=0)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return peak / 2**20, int(size)
+    return peak / 2**20, len(rows)
 
 
 def run_size(chunks: int, args, root: Path) -> dict:
@@ -94,15 +101,16 @@ def run_size(chunks: int, args, root: Path) -> dict:
         wall = time.perf_counter() - t0
         scheduler_mb = client.run_on_scheduler(rss_mb)
         worker_mb = max(client.run(rss_mb).values())
-    assert summary["totals"]["chunks"] == chunks, summary["totals"]
-    task_mb, task_rows = largest_task_mb(out, writer, pd.concat(timeline.rows, ignore_index=True), chunks)
+    assert summary["totals"]["chunks"] == chunks == timeline.partitions, summary["totals"]
+    client_mb = rss_mb()
+    task_mb, task_rows = largest_task_mb(out, writer)
     shutil.rmtree(out, ignore_errors=True)
     after = t0 + wall - timeline.last
     return {
         "chunks": chunks, "videos": summary["totals"]["videos"], "files": sum(summary["run"]["files_written"].values()),
         "wall_s": round(wall, 1), "ms_per_chunk": round(1000 * wall / chunks, 2),
         "after_writers_s": round(after, 2), "after_writers_share": round(after / wall, 3),
-        "client_peak_mb": round(rss_mb()), "scheduler_peak_mb": round(scheduler_mb),
+        "client_peak_mb": round(client_mb), "scheduler_peak_mb": round(scheduler_mb),
         "worker_peak_mb": round(worker_mb), "largest_task_mb": round(task_mb, 1), "largest_task_rows": task_rows,
     }
 

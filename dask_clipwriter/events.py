@@ -10,13 +10,14 @@ is computed in one go and the reduction starts on rows that are still on the wor
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 import pandas as pd
 
-from .stats_rows import rows_frame
+from .stats_rows import STATS_COLUMNS, rows_frame
 
 TOPIC = "dask_clipwriter-chunks"
 
@@ -25,9 +26,10 @@ _listeners_lock = threading.Lock()
 
 
 class ProgressHook(Protocol):
-    """Told about each writer partition as it finishes (its stats rows), then closed."""
+    """Told about writer partitions as they finish, then closed: ``rows`` are the stats rows
+    of ``partitions`` partitions (several at once when many finish close together)."""
 
-    def update(self, rows: pd.DataFrame) -> None: ...
+    def update(self, rows: pd.DataFrame, partitions: int = 1) -> None: ...
 
     def close(self) -> None: ...
 
@@ -43,7 +45,8 @@ def report(run: str | None, rows: pd.DataFrame) -> None:
     except (ImportError, ValueError):
         worker = None
     if worker is not None:
-        worker.log_event(TOPIC, {"run": run, "rows": rows.to_dict(orient="records")})
+        # Plain tuples in column order: the smallest message to pass on to the client.
+        worker.log_event(TOPIC, {"run": run, "rows": list(rows.itertuples(index=False, name=None))})
         return
     with _listeners_lock:
         listener = _listeners.get(run)
@@ -57,9 +60,13 @@ class _Serialised:
     def __init__(self, hook: ProgressHook):
         self.hook, self.lock = hook, threading.Lock()
 
-    def update(self, rows: pd.DataFrame) -> None:
+    def update(self, rows: pd.DataFrame, partitions: int = 1) -> None:
         with self.lock:
-            self.hook.update(rows)
+            self.hook.update(rows, partitions)
+
+
+#: How often events from the workers are handed on, at most (seconds).
+BATCH_INTERVAL_S = 0.25
 
 
 @contextlib.contextmanager
@@ -69,18 +76,44 @@ def listening(run: str, hook: ProgressHook, client=None) -> Iterator[None]:
     serialised = _Serialised(hook)
     with _listeners_lock:
         _listeners[run] = serialised
+    if client is None:
+        try:
+            yield
+        finally:
+            with _listeners_lock:
+                _listeners.pop(run, None)
+        return
+    # Events arrive on the client's event loop, which with a LocalCluster or a jobqueue
+    # cluster is the scheduler's too: the handler only queues them, and a thread of its own
+    # hands them on in batches, so that building frames never holds up the scheduler.
+    arrived: queue.SimpleQueue = queue.SimpleQueue()
+    done = threading.Event()
 
     def on_event(event) -> None:
         _, message = event
         if message.get("run") == run:
-            serialised.update(rows_frame(message["rows"]))
+            arrived.put(message["rows"])
 
-    if client is not None:
-        client.subscribe_topic(TOPIC, on_event)
+    def feed() -> None:
+        while True:
+            finished = done.wait(BATCH_INTERVAL_S)
+            batch = []
+            while not arrived.empty():
+                batch.append(arrived.get())
+            if batch:
+                rows = [row for rows in batch for row in rows]
+                serialised.update(rows_frame([dict(zip(STATS_COLUMNS, row, strict=True)) for row in rows]), len(batch))
+            if finished:
+                return
+
+    feeder = threading.Thread(target=feed, name="clipwriter-progress", daemon=True)
+    feeder.start()
+    client.subscribe_topic(TOPIC, on_event)
     try:
         yield
     finally:
-        if client is not None:
-            client.unsubscribe_topic(TOPIC)
+        client.unsubscribe_topic(TOPIC)
+        done.set()
+        feeder.join()
         with _listeners_lock:
             _listeners.pop(run, None)

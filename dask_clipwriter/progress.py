@@ -11,7 +11,7 @@ import pandas as pd
 
 
 class ChunkProgress:
-    """Fed with each finished partition's stats rows; prints one status line at a time.
+    """Fed with finished partitions' stats rows; prints one status line at a time.
 
     Counts partitions against ``total`` (labelled ``unit``: "chunks" when each partition is
     one chunk, as in the job), plus clips and bytes.
@@ -32,8 +32,8 @@ class ChunkProgress:
         self._last_print = float("-inf")  # the first update always prints
         self._tty = getattr(self.stream, "isatty", lambda: False)()
 
-    def update(self, rows: pd.DataFrame) -> None:
-        self.done += 1
+    def update(self, rows: pd.DataFrame, partitions: int = 1) -> None:
+        self.done += partitions
         self.clips += int(rows["num_clips_passed"].sum() + rows["num_clips_filtered"].sum())
         self.bytes += sum(sum(json.loads(text).values()) for text in rows["bytes_written"])
         now = time.monotonic()
