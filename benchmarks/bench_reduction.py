@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import tempfile
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -64,7 +66,32 @@ class Timeline:
 
 
 def rss_mb() -> float:
+    """Peak RSS of the calling process so far (a fresh scheduler and workers each size)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class ClientPeak:
+    """The client process's peak RSS during one size's run (this process runs them all)."""
+
+    def __init__(self, interval_s: float = 0.2):
+        import psutil
+
+        self.process, self.interval_s, self.peak = psutil.Process(), interval_s, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self):
+        while not self.stop.wait(self.interval_s):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
 
 
 def largest_task_mb(out: Path, writer: ClipWriter) -> tuple[float, int]:
@@ -85,29 +112,34 @@ def largest_task_mb(out: Path, writer: ClipWriter) -> tuple[float, int]:
     return peak / 2**20, len(rows)
 
 
-def run_size(chunks: int, args, root: Path) -> dict:
+def run_size(chunks: int, args, root: Path, wave: int | None = None) -> dict:
     from distributed import Client
     from distributed.deploy.subprocess import SubprocessCluster
 
-    out = root / f"dataset-{chunks}"
+    out = root / f"dataset-{chunks}-{wave}"
     with SubprocessCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         writer = ClipWriter(output_path=str(out), input_path="/bench/in")
-        clips = clip_records_from_map(make_chunk, range(chunks), clips=args.clips,
-                                      chunks_per_video=args.chunks_per_video)
         timeline = Timeline()
         t0 = time.perf_counter()
-        summary = writer.write(clips, progress=timeline)
+        with ClientPeak() as client_peak:
+            # Waves: the same chunks as several writes into one dataset (what the job's
+            # --wave-chunks does), each a graph of its own.
+            for start in range(0, chunks, wave or chunks):
+                clips = clip_records_from_map(make_chunk, range(start, min(chunks, start + (wave or chunks))),
+                                              clips=args.clips, chunks_per_video=args.chunks_per_video)
+                summary = writer.write(clips, progress=timeline)
         wall = time.perf_counter() - t0
         scheduler_mb = client.run_on_scheduler(rss_mb)
         worker_mb = max(client.run(rss_mb).values())
     assert summary["totals"]["chunks"] == chunks == timeline.partitions, summary["totals"]
-    client_mb = rss_mb()
+    client_mb = client_peak.peak / 2**20
+    files = sum(len(names) for _, _, names in os.walk(out))
     task_mb, task_rows = largest_task_mb(out, writer)
     shutil.rmtree(out, ignore_errors=True)
     after = t0 + wall - timeline.last
     return {
-        "chunks": chunks, "videos": summary["totals"]["videos"], "files": sum(summary["run"]["files_written"].values()),
+        "chunks": chunks, "wave_chunks": wave, "videos": summary["totals"]["videos"], "files": files,
         "wall_s": round(wall, 1), "ms_per_chunk": round(1000 * wall / chunks, 2),
         "after_writers_s": round(after, 2), "after_writers_share": round(after / wall, 3),
         "client_peak_mb": round(client_mb), "scheduler_peak_mb": round(scheduler_mb),
@@ -121,12 +153,15 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=1, help="clips per chunk (default 1)")
     parser.add_argument("--chunks-per-video", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--wave-chunks", type=int, nargs="*", default=[],
+                        help="also write the largest size in waves of this many chunks")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="clipwriter-scale-"))
     try:
         results = [run_size(n, args, root) for n in args.chunks]
+        results += [run_size(max(args.chunks), args, root, wave) for wave in args.wave_chunks]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     base = results[0]["ms_per_chunk"]

@@ -6,6 +6,7 @@ from .clip_writer import ClipWriter, ClipWriterStage
 from .records import CLIP_COLUMNS, RecordError, clip_records_meta, video_records_meta
 from .settings import SettingsError, WriterSettings
 from .sink import SinkError
+from .verify import verify
 from .writer import ChunkWriteError
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "WriterSettings",
     "clip_records_from_map",
     "clip_records_meta",
+    "verify",
     "video_records_meta",
 ]

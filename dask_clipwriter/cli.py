@@ -10,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .config import apply_config_files, resolve_job_config, settings_fields
+from .config import JobSettings, apply_config_files, resolve_job_config, settings_fields
 from .options import option_help, option_kind
+from .manifest import ManifestError
+from .records import RecordError
 from .settings import SettingsError, WriterSettings
+from .sink import SinkError
+from .writer import ChunkWriteError
 
 log = logging.getLogger("dask_clipwriter")
 
@@ -102,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", dest="input_path", help="folder or URL of source videos")
     run.add_argument("--output", dest="output_path", help="dataset root (local path or URL)")
     _common(run)
-    _add_settings_flags(run, "writer and stage options", {"writer": WriterSettings, "stages": _stage_settings_cls()})
+    _add_settings_flags(run, "writer, stage and job options",
+                        {"writer": WriterSettings, "stages": _stage_settings_cls(), "job": JobSettings})
 
     demo = sub.add_parser("demo", help="generate sample videos and run the job on a LocalCluster",
                           description="The embedded default: sample videos (moving and static), the job "
@@ -121,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     write.add_argument("--output", dest="output_path", help="dataset root (local path or URL)")
     _common(write)
     _add_settings_flags(write, "writer options", {"writer": WriterSettings})
+    check = sub.add_parser("verify", help="check a dataset against its own metadata and the spec",
+                           description="Check a written dataset (local or URL): every problem is printed with its "
+                                       "path; the exit code is 1 when there is any.",
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("dataset", help="the dataset's output_path (local path or URL)")
+    check.add_argument("--config", action="append", default=[], metavar="FILE",
+                       help="YAML file with a 'clipwriter:' section (its storage-options are used)")
+    check.add_argument("--log-level", default="WARNING")
     return parser
 
 
@@ -195,6 +208,22 @@ def cmd_write(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    import dask.config
+
+    from .config import canonical
+    from .verify import verify
+
+    apply_config_files(args.config)
+    options = canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+    dataset = args.dataset if "://" in args.dataset else os.path.abspath(args.dataset)
+    problems = verify(dataset, storage_options=options)
+    for problem in problems:
+        print(problem)
+    print(f"{dataset}: {len(problems)} problem(s)" if problems else f"{dataset}: no problems", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # distributed reads its log level when imported, in this process and in every worker
@@ -205,12 +234,16 @@ def main(argv: list[str] | None = None) -> int:
     import distributed  # noqa: F401  (configures its loggers on import; quieten them after)
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write}
+    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify}
     try:
         return commands[args.command](args)
     except (SettingsError, FileNotFoundError) as exc:
         print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
         return 2
+    except (RecordError, ChunkWriteError, SinkError, ManifestError) as exc:
+        # Bad input or a store that failed: one line naming what and where, no traceback.
+        print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

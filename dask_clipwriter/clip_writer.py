@@ -11,14 +11,23 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import dask
+
 from . import layout
+from ._version import __version__
 from .events import ProgressHook, listening
-from .manifest import read_manifest
+from .manifest import (
+    Manifest,
+    RunStart,
+    content_settings,
+    plan_run_start,
+    read_manifest,
+)
 from .progress import ChunkProgress
 from .reduction import summary_collection
-from .settings import WriterSettings
+from .settings import EMBEDDING_ALGORITHMS, WriterSettings
 from .writer import check_partitioning as precheck_partitioning
-from .writer import make_sink, stats_collection, video_collection
+from .writer import make_sink, start_run, stats_collection, video_collection
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +117,7 @@ class ClipWriter:
         return f"ClipWriter({self.settings!r})"
 
     def write(self, clips, videos=None, *, compute: bool = True, progress: bool | ProgressHook = False,
-              check_partitioning: bool = False):
+              check_partitioning: bool = True, producer: Mapping[str, Any] | None = None):
         """Write the dataset for ``clips`` (a Dask DataFrame of clip records, or None when
         only video records are given).
 
@@ -124,19 +133,31 @@ class ClipWriter:
         object with ``update(rows)`` and ``close()`` (:class:`ProgressHook`) is told about
         each writer partition as it finishes instead.
 
-        A chunk split across partitions, or one clip uuid in two chunks, is only visible
-        across partitions: by default the final reduction catches it (after the writers ran,
-        removing those chunks' markers). ``check_partitioning=True`` checks first, on the key
-        columns alone, and raises before anything is written.
+        Some bad input only shows across partitions: a chunk split across partitions, one
+        clip uuid in two chunks, two video paths that would share output files. Before
+        anything is written, ``check_partitioning`` (on by default) looks for them on the key
+        columns alone and raises :class:`~dask_clipwriter.records.RecordError` naming them.
+        That is cheap for records read from Parquet; records computed by a function
+        (``from_map``) are computed once more for it, so pass ``check_partitioning=False``
+        where the partitioning is right by construction (one chunk per partition, as the
+        batch job makes them). The reduction checks each bucket again as a last guard.
+
+        ``producer``: the settings of whatever made the records that decide their contents
+        (the job passes its stages' settings). They are recorded in the dataset's manifest
+        beside the writer's own, and a later run into the same dataset with other values is
+        refused (:class:`~dask_clipwriter.manifest.SettingsChangedError`) unless
+        ``existing="overwrite"``, which replaces the dataset. A real run after a dry run
+        replaces the dry run's documents.
         """
         if check_partitioning and clips is not None:
-            precheck_partitioning(clips)
-        manifest = self._manifest()
+            precheck_partitioning(clips, self.settings.input_path)
+        start = self._plan_start(producer)
+        started = dask.delayed(start_run, pure=False)(self.settings, start)
         hook = _progress_hook(progress, clips) if compute else None
         run = uuid.uuid4().hex if hook is not None else None
         videos = video_collection(videos)
-        stats = None if clips is None else stats_collection(clips, self.settings, videos, run)
-        summary = summary_collection(stats, self.settings, videos, manifest)
+        stats = None if clips is None else stats_collection(clips, self.settings, videos, run, started)
+        summary = summary_collection(stats, self.settings, videos, start.manifest, started)
         if not compute:
             return summary
         client = _current_client()
@@ -149,10 +170,15 @@ class ClipWriter:
         return result.iloc[0]
 
 
-    def _manifest(self):
-        """The dataset's manifest, read on the client before anything is planned."""
+    def _plan_start(self, producer: Mapping[str, Any] | None) -> RunStart:
+        """How this run starts on the dataset, decided on the client from its manifest: a run
+        that would mix two datasets is refused here, before anything is planned."""
         path = layout.manifest_path(self.settings.output_path)
-        return read_manifest(make_sink(self.settings).read_if_exists(path), path)
+        old = read_manifest(make_sink(self.settings).read_if_exists(path), path)
+        new = Manifest(settings=content_settings(self.settings.public_dict()), producer=dict(producer or {}),
+                       written_by=f"dask_clipwriter {__version__}")
+        return plan_run_start(old, new, output_path=self.settings.output_path, existing=self.settings.existing,
+                              all_outputs=layout.dataset_outputs(d for pair in EMBEDDING_ALGORITHMS.values() for d in pair))
 
 
 ClipWriterStage = ClipWriter

@@ -17,7 +17,7 @@ from typing import Any
 import dask.config
 import yaml
 
-from .options import option_fields, option_kind
+from .options import option, option_fields, option_kind
 from .settings import JOB_LEVEL_FIELDS, SettingsError, WriterSettings
 
 DEFAULTS_FILE = Path(__file__).with_name("clipwriter.yaml")
@@ -75,6 +75,14 @@ def _absolute_if_local(path: str) -> str:
     return path if "://" in path else os.path.abspath(path)
 
 
+@dataclass(frozen=True)
+class JobSettings:
+    """How the batch job submits its work (not what it writes)."""
+
+    wave_chunks: int | None = option(
+        None, "submit the chunks in waves of this many, one graph each (default: all in one)", minimum=1)
+
+
 @dataclass
 class JobConfig:
     """Everything a job run needs, resolved on the client. The paths and storage options
@@ -82,6 +90,7 @@ class JobConfig:
 
     writer: WriterSettings
     stages: Any
+    job: JobSettings = field(default_factory=JobSettings)
     cluster_kind: str = "local"
     cluster_options: dict[str, Any] = field(default_factory=dict)
 
@@ -90,8 +99,8 @@ def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | N
     """Read the ``clipwriter`` namespace (after files/env/flags are applied) into dataclasses.
 
     ``overrides`` holds flag values: ``input_path``, ``output_path``, ``cluster``, and
-    ``writer.<field>`` / ``stages.<field>`` keys. Without ``stage_settings_cls`` (the
-    ``write`` command) ``stages`` is None.
+    ``writer.<field>`` / ``stages.<field>`` / ``job.<field>`` keys. Without
+    ``stage_settings_cls`` (the ``write`` command) ``stages`` is None.
     """
     overrides = dict(overrides or {})
     top = canonical(dask.config.get(NAMESPACE))
@@ -101,26 +110,28 @@ def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | N
         raise SettingsError("no input path: pass --input or set clipwriter.input-path")
     if not output_path:
         raise SettingsError("no output path: pass --output or set clipwriter.output-path")
-    writer_values, stage_values = section("writer"), section("stages")
+    values = {group: section(group) for group in ("writer", "stages", "job")}
     for key, value in overrides.items():
         group, _, name = key.partition(".")
-        target = {"writer": writer_values, "stages": stage_values}.get(group)
+        target = values.get(group)
         if target is not None and value is not None:
             target[name] = value
     writer = build_settings(
-        WriterSettings, writer_values,
+        WriterSettings, values["writer"],
         # Local paths are made absolute here, on the client: workers (SLURM jobs above all)
         # may run in another directory.
         input_path=_absolute_if_local(str(input_path)), output_path=_absolute_if_local(str(output_path)),
         storage_options=dict(top.get("storage_options") or {}),
     )
-    stages = build_settings(stage_settings_cls, stage_values) if stage_settings_cls else None
+    stages = build_settings(stage_settings_cls, values["stages"]) if stage_settings_cls else None
     kind = overrides.get("cluster") or section("cluster").get("kind") or "local"
-    return JobConfig(writer=writer, stages=stages, cluster_kind=kind, cluster_options=section(f"cluster.{kind}"))
+    return JobConfig(writer=writer, stages=stages, job=build_settings(JobSettings, values["job"]), cluster_kind=kind,
+                     cluster_options=section(f"cluster.{kind}"))
 
 
 __all__ = [
     "JobConfig",
+    "JobSettings",
     "apply_config_files",
     "build_settings",
     "canonical",

@@ -166,11 +166,21 @@ def chunk_document(stats: ChunkStats) -> dict[str, Any]:
     return dict(stats.__dict__)
 
 
-def read_chunk_document(data: bytes) -> ChunkStats:
-    """A chunk marker read back (resume): the same counters the run would have produced."""
-    doc = json.loads(data)
-    names = ChunkStats.__dataclass_fields__
-    return ChunkStats(**{k: v for k, v in doc.items() if k in names})
+def read_chunk_document(data: bytes, video: str | None = None, chunk_index: int | None = None) -> ChunkStats:
+    """A chunk marker read back (resume): the same counters the run would have produced.
+
+    Raises ValueError saying what is wrong with a document that is not a whole chunk
+    document (of ``video``'s chunk ``chunk_index``, when given)."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    names = list(ChunkStats.__dataclass_fields__)
+    if not isinstance(doc, dict) or list(doc) != names:
+        raise ValueError("not a chunk document (its keys differ)")
+    if video is not None and (doc["video"], doc["clip_chunk_index"]) != (video, chunk_index):
+        raise ValueError(f"it is the document of chunk {doc['clip_chunk_index']} of {doc['video']!r}")
+    return ChunkStats(**doc)
 
 
 def video_document(

@@ -32,6 +32,11 @@ CHUNK_COLUMNS: dict[str, str] = {
     if name not in ("partition", "status", "clip_uuids", "files_written", "bytes_written", "files_skipped", "started")
 }
 KEY = ["video", "clip_chunk_index"]
+#: About this many rows per bucket: a task that holds a bucket's rows stays small.
+ROWS_PER_BUCKET = 10_000
+#: Many small partitions (one chunk each) are joined this many at a time before their rows
+#: are moved into buckets: far fewer, larger pieces for the shuffle to move.
+COMPACT_EVERY = 100
 
 
 def bucket_of(video: str, buckets: int) -> int:
@@ -44,11 +49,16 @@ def buckets_of(videos: Iterable[str], buckets: int) -> list[int]:
     return [bucket_of(v, buckets) for v in videos]
 
 
-def bucket_count(chunks: int, existing: int, rows_per_bucket: int) -> int:
+def with_bucket(df: pd.DataFrame, buckets: int, column: str = "video") -> pd.DataFrame:
+    """``df`` with a ``bucket`` column: the bucket of each row's ``column`` value."""
+    return df.assign(bucket=pd.Series(buckets_of(df[column], buckets), index=df.index, dtype="int64"))
+
+
+def bucket_count(chunks: int, existing: int, rows_per_bucket: int | None = None) -> int:
     """Buckets for a run of ``chunks`` chunks into a dataset indexed with ``existing``
     buckets (0: none yet): a power of two, never fewer than before, about
     ``rows_per_bucket`` of the run's chunks per bucket."""
-    count = max(existing, 1)
+    count, rows_per_bucket = max(existing, 1), rows_per_bucket or ROWS_PER_BUCKET
     while count * rows_per_bucket < chunks:
         count *= 2
     return count

@@ -10,6 +10,7 @@ this module only decides where each step runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -24,6 +25,8 @@ from .clip_writer import ClipWriter
 from .config import JobConfig
 from .progress import ChunkProgress
 from .records import clip_records_meta, video_records_frame
+from .summary import add_run_figures, summary_time
+from .writer import make_sink
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,62 @@ def chunk_records(item, resume_marker: str | None, *, stages, storage_options: d
     return process_chunk(plan, probe, stages, storage_options=storage_options)
 
 
+class _KeptOpen:
+    """A progress hook that the writes of single waves do not close."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def update(self, rows, partitions: int = 1) -> None:
+        self.hook.update(rows, partitions)
+
+    def close(self) -> None:
+        pass
+
+
+def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, progress: ChunkProgress) -> dict[str, Any]:
+    """Write the planned chunks, ``cfg.job.wave_chunks`` at a time (all at once by default).
+
+    Each wave is one write into the dataset, so a wave's graph stays small however many
+    chunks the job has, and a job stopped between waves resumes with ``--resume``. The
+    dataset index adds the waves up: the last summary describes the whole dataset; its
+    ``run`` figures are those of all waves."""
+    writer = cfg.writer
+    size = cfg.job.wave_chunks or max(len(plans), 1)
+    waves = [plans[start:start + size] for start in range(0, len(plans), size)] or [[]]
+    videos_with_chunks = {plan.video for plan, _ in plans}
+    started, run, summary = time.time(), None, {}
+    try:
+        for number, wave in enumerate(waves):
+            in_wave = {plan.video for plan, _ in wave}
+            # Videos without chunks (unreadable, too short) are written with the first wave.
+            keep = video_records["video"].isin(in_wave) | (
+                number == 0 and ~video_records["video"].isin(videos_with_chunks))
+            markers = [
+                layout.chunk_json_path(writer.output_path, layout.relative_video_path(plan.video, writer.input_path),
+                                       plan.chunk_index) if writer.resume else None
+                for plan, _ in wave
+            ]
+            clips = clip_records_from_map(
+                chunk_records, wave, markers, stages=cfg.stages, storage_options=writer.storage_options,
+                meta=clip_records_meta(), label="clip-chunk",
+            ) if wave else None
+            # One chunk per partition by construction: no partitioning check needed.
+            summary = ClipWriter.from_settings(writer).write(
+                clips, video_records[keep], progress=_KeptOpen(progress), check_partitioning=False,
+                producer=cfg.stages.content_settings())
+            run = add_run_figures(run, summary["run"])
+    finally:
+        progress.close()
+    if len(waves) > 1:
+        finished = time.time()
+        summary = {**summary, "started_at": summary_time(started), "finished_at": summary_time(finished),
+                   "elapsed_s": round(finished - started, 3), "run": {**run, "waves": len(waves)}}
+        sink = make_sink(writer)
+        sink.put(layout.summary_path(writer.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
+    return summary
+
+
 def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str, Any]:
     """Run the whole job on ``client``'s cluster; returns the writer's summary."""
     from .video.listing import list_videos
@@ -94,17 +153,7 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
     print(f"planned {len(plans)} chunks, {int(video_records['num_total_clips'].fillna(0).sum())} clips"
           f"{f'; {failed} unreadable videos' if failed else ''}", file=stream, flush=True)
 
-    markers = [
-        layout.chunk_json_path(writer.output_path, layout.relative_video_path(plan.video, writer.input_path),
-                               plan.chunk_index) if writer.resume else None
-        for plan, _ in plans
-    ]
-    clips = clip_records_from_map(
-        chunk_records, plans, markers, stages=cfg.stages, storage_options=writer.storage_options,
-        meta=clip_records_meta(), label="clip-chunk",
-    ) if plans else None
-    summary = ClipWriter.from_settings(writer).write(clips, video_records,
-                                                     progress=ChunkProgress(len(plans), stream=stream))
+    summary = write_in_waves(cfg, plans, video_records, ChunkProgress(len(plans), stream=stream))
     totals, run = summary["totals"], summary["run"]
     print(
         f"done in {time.monotonic() - started:.1f} s: {run['videos']} videos, {run['chunks']} chunks, "

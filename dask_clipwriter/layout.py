@@ -7,6 +7,7 @@ works the same as ``/data/out``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 SUMMARY_FILE = "summary.json"
 #: [ours] Bookkeeping beside the reference's layout: the manifest and the dataset index.
@@ -88,6 +89,14 @@ def summary_path(output_path: str) -> str:
     return output_subpath(output_path, SUMMARY_FILE)
 
 
+def dataset_outputs(embedding_dirs: Iterable[str]) -> tuple[str, ...]:
+    """Every top-level name a dataset of ours may hold below its output_path (what replacing
+    it removes): the reference's folders (with every embedding folder given), our summary
+    and bookkeeping. Nothing else a user keeps there is touched."""
+    return ("clips", "filtered_clips", "previews", "metas", *sorted(set(embedding_dirs)), "processed_videos",
+            "processed_clip_chunks", SUMMARY_FILE, BOOKKEEPING_DIR)
+
+
 def manifest_path(output_path: str) -> str:
     return output_subpath(output_path, f"{BOOKKEEPING_DIR}/manifest.json")
 
@@ -113,15 +122,19 @@ def relative_video_path(video: str, input_path: str) -> str:
     """``<rel>``: the video path below ``input_path``, leading ``/`` stripped, extension kept.
 
     Unlike the reference (a plain ``startswith``), the prefix must match whole path
-    components, and a result that could climb out of its directory is refused.
+    components; a result that could climb out of its directory is refused, and so is an
+    empty component (``/in//a.mp4``), which would share its output files with ``/in/a.mp4``.
     """
     prefix = input_path.rstrip("/")
     if not video.startswith(prefix + "/"):
         raise LayoutError(f"video {video!r} is not inside input_path {input_path!r}")
-    rel = video[len(prefix):].lstrip("/")
+    rel = video[len(prefix) + 1:]
     parts = rel.split("/")
     if not rel or any(part in ("..", ".") for part in parts):
         raise LayoutError(f"video {video!r} gives the relative path {rel!r}, which leaves its output directory")
+    if "" in parts:
+        raise LayoutError(f"video {video!r} has an empty path component below input_path {input_path!r}: its "
+                          f"output files would be those of {prefix + '/' + '/'.join(p for p in parts if p)!r}")
     return rel
 
 

@@ -1,8 +1,10 @@
 """Problems only visible across partitions: a chunk split over partitions, a clip uuid in two
 chunks. Pure: rows of (video, clip_chunk_index, partition, clip_uuids) in, messages out.
 
-The writer's precheck feeds it the key columns before anything is written; the reduction
-feeds it the writers' stats rows (which carry the same four columns) as a last guard.
+The writer's precheck feeds it the key columns before anything is written, one group of
+rows at a time (:func:`uuid_rows` and ``bucket`` columns let the groups be formed so that
+every problem falls inside one group); the reduction feeds it the writers' stats rows of
+a bucket (which carry the same four columns) as a last guard.
 """
 
 from __future__ import annotations
@@ -10,16 +12,30 @@ from __future__ import annotations
 import pandas as pd
 
 #: The columns :func:`conflicts` reads, and their dtypes.
-KEY_COLUMNS = {"video": "str", "clip_chunk_index": "int64", "partition": "int64", "clip_uuids": "str"}
+KEY_COLUMNS = {"video": "object", "clip_chunk_index": "int64", "partition": "int64", "clip_uuids": "object"}
 
 
 def partition_keys(df: pd.DataFrame, partition: int) -> pd.DataFrame:
-    """One row per (video, chunk) of a partition of clip records: the shape ``conflicts`` reads."""
-    groups = df.groupby(["video", "clip_chunk_index"], sort=False)["span_uuid"]
-    rows = [{"video": str(v), "clip_chunk_index": int(i), "partition": partition,
-             "clip_uuids": "\n".join(str(u).lower() for u in uuids)} for (v, i), uuids in groups]
+    """One row per (video, chunk) of a partition of clip records: the shape ``conflicts`` reads.
+
+    Rows whose keys are not even of the right type are left out: their partition refuses
+    them, with the record and column named, before it writes anything."""
+    chunks: dict[tuple[str, int], list[str]] = {}
+    for video, index, clip in zip(df["video"].tolist(), df["clip_chunk_index"].tolist(), df["span_uuid"].tolist(),
+                                  strict=True):
+        if isinstance(video, str) and isinstance(clip, str) and _is_index(index):
+            chunks.setdefault((video, int(index)), []).append(clip.lower())
+    rows = [{"video": video, "clip_chunk_index": index, "partition": partition, "clip_uuids": "\n".join(clips)}
+            for (video, index), clips in chunks.items()]
     return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
                          for name, dtype in KEY_COLUMNS.items()})
+
+
+def _is_index(value) -> bool:
+    try:
+        return not isinstance(value, bool) and float(value).is_integer()
+    except (TypeError, ValueError):
+        return False
 
 
 def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
@@ -44,4 +60,26 @@ def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
                     f"clip uuid {clip} appears in chunk {first[1]} of {first[0]!r} and in chunk {index} of {video!r}",
                     {first, chunk},
                 ))
+    return problems
+
+
+def uuid_rows(keys: pd.DataFrame) -> pd.DataFrame:
+    """One row per clip uuid of the key rows, in the shape ``conflicts`` reads (a chunk of
+    one clip each): grouped by uuid, two chunks of one uuid meet in one group."""
+    rows = [{"video": video, "clip_chunk_index": index, "partition": -1, "clip_uuids": clip}
+            for video, index, uuids in zip(keys["video"].tolist(), keys["clip_chunk_index"].tolist(),
+                                           keys["clip_uuids"].tolist(), strict=True)
+            for clip in filter(None, uuids.split("\n"))]
+    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
+                         for name, dtype in KEY_COLUMNS.items()})
+
+
+def uuid_conflicts(rows: pd.DataFrame) -> list[str]:
+    """Messages for uuids that appear in more than one chunk (rows from :func:`uuid_rows`)."""
+    problems = []
+    for clip, group in rows[rows.duplicated("clip_uuids", keep=False)].groupby("clip_uuids", sort=True):
+        chunks = sorted({(v, int(i)) for v, i in zip(group["video"], group["clip_chunk_index"], strict=True)})
+        if len(chunks) > 1:
+            (video_a, a), (video_b, b) = chunks[:2]
+            problems.append(f"clip uuid {clip} appears in chunk {a} of {video_a!r} and in chunk {b} of {video_b!r}")
     return problems

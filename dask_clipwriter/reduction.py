@@ -7,7 +7,7 @@ summary.json, as a tree whose every task holds a bounded number of rows::
 
 Buckets are groups of videos (index.py): all rows of a video land in one bucket task, which
 merges them into the bucket's part of the dataset index, so the documents describe the whole
-dataset, not only this run. The bucket count grows with the run (about ROWS_PER_BUCKET chunk
+dataset, not only this run. The bucket count grows with the run (about index.ROWS_PER_BUCKET chunk
 rows per bucket), so no task's memory grows with the size of the run.
 """
 
@@ -21,12 +21,11 @@ import time
 import pandas as pd
 
 from . import layout
-from ._version import __version__
 from .chunk_files import empty_video_marker
 from .documents import dumps, read_chunk_document, video_document
 from .index import (
+    COMPACT_EVERY,
     bucket_count,
-    buckets_of,
     empty_chunks,
     in_bucket,
     marker_indices,
@@ -34,22 +33,27 @@ from .index import (
     merge_videos,
     read_table,
     table_bytes,
+    with_bucket,
 )
 from .manifest import Manifest, manifest_bytes
 from .partitioning import conflicts
 from .records import RecordError, VideoRecord, normalise_video_frame, video_records_meta
 from .settings import WriterSettings
 from .sink import FileSink, SinkCounts
-from .writer import make_sink
 from .stats_rows import rows_frame, stats_meta, stats_row
-from .summary import DATASET_COUNTERS, RUN_COUNTERS, SummaryPart, Totals, summary_document, sum_totals, video_entry
+from .summary import (
+    DATASET_COUNTERS,
+    RUN_COUNTERS,
+    SummaryPart,
+    Totals,
+    sum_totals,
+    summary_document,
+    video_entry,
+)
+from .writer import make_sink
 
 log = logging.getLogger(__name__)
 
-#: About this many chunk rows per bucket task (a bucket holds all rows of its videos).
-ROWS_PER_BUCKET = 10_000
-#: Partitions of stats rows are joined into groups of this many before they are bucketed.
-COMPACT_EVERY = 100
 #: Summary parts added up this many at a time.
 SPLIT_EVERY = 8
 
@@ -58,10 +62,12 @@ SPLIT_EVERY = 8
 # One bucket of videos (runs on a worker)
 
 
-def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, partition_info: dict | None = None, *,
-                  settings: WriterSettings, buckets: int, old_buckets: int) -> pd.DataFrame:
+def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, started: bytes | None = None,
+                  partition_info: dict | None = None, *, settings: WriterSettings, buckets: int,
+                  old_buckets: int) -> pd.DataFrame:
     """Write the JSONs of this run's videos in one bucket, merge the run into the bucket's
-    index parts, and return the bucket's :class:`SummaryPart` (in a one-row frame)."""
+    index parts, and return the bucket's :class:`SummaryPart` (in a one-row frame).
+    ``started`` is the run's start task (a dependency, for a run without clip records)."""
     bucket = int((partition_info or {}).get("number", 0))
     sink = make_sink(settings)
     rows = rows.reset_index(drop=True)
@@ -201,14 +207,13 @@ def combine_parts(frame: pd.DataFrame) -> pd.DataFrame:
     return _part_frame(total)
 
 
-def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, buckets: int) -> pd.Series:
-    """The last task: the manifest (the index now has ``buckets`` buckets), then summary.json."""
+def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Manifest) -> pd.Series:
+    """The last task: the manifest (with the index's bucket count now), then summary.json."""
     part = combine_parts(frame)["part"].iloc[0]
     sink = make_sink(settings)
     finished = time.time()
     summary = summary_document(part, settings=settings.public_dict(),
                                started=part.started if part.started is not None else finished, finished=finished)
-    manifest = Manifest(index_buckets=buckets, written_by=f"dask_clipwriter {__version__}")
     sink.put(layout.manifest_path(settings.output_path), manifest_bytes(manifest), existing="overwrite")
     # summary.json describes the dataset after this run, so it is always replaced.
     sink.put(layout.summary_path(settings.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
@@ -226,39 +231,35 @@ def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, buckets: int
 # The graph
 
 
-def _with_bucket(df: pd.DataFrame, buckets: int) -> pd.DataFrame:
-    return df.assign(bucket=pd.Series(buckets_of(df["video"], buckets), index=df.index, dtype="int64"))
-
-
 def _bucketed(frame, buckets: int):
     """``frame`` with its rows moved to the partition of their video's bucket (partition b
     holds bucket b: known divisions, so two bucketed frames line up). The frames are small
     (stats rows, video records): Dask's task shuffle moves them without the fixed cost of a
     peer-to-peer shuffle."""
     meta = frame._meta.assign(bucket=pd.Series([], dtype="int64"))
-    with_bucket = frame.map_partitions(_with_bucket, buckets, meta=meta)
+    bucketed = frame.map_partitions(with_bucket, buckets, meta=meta)
     if buckets == 1:
-        return with_bucket.repartition(npartitions=1).set_index("bucket", sorted=True, divisions=(0, 0))
-    return with_bucket.set_index("bucket", divisions=(*range(buckets), buckets - 1), shuffle_method="tasks")
+        return bucketed.repartition(npartitions=1).set_index("bucket", sorted=True, divisions=(0, 0))
+    return bucketed.set_index("bucket", divisions=(*range(buckets), buckets - 1), shuffle_method="tasks")
 
 
-def summary_collection(stats, settings: WriterSettings, videos=None, manifest: Manifest = Manifest()):
+def summary_collection(stats, settings: WriterSettings, videos=None, manifest: Manifest = Manifest(), started=None):
     """The reduction over the writers' stats rows (``stats``; None: video records alone) and
-    the video records: a one-element Dask Series whose value is the summary."""
+    the video records: a one-element Dask Series whose value is the summary. ``manifest`` is
+    the run's (its bucket count: the index as the run starts); ``started`` the run's start
+    task, which the reduction waits for when there are no writers."""
     import dask.dataframe as dd
 
     rows = dd.from_pandas(stats_meta(), npartitions=1) if stats is None else stats
-    buckets = bucket_count(0 if stats is None else stats.npartitions, manifest.index_buckets, ROWS_PER_BUCKET)
+    buckets = bucket_count(0 if stats is None else stats.npartitions, manifest.index_buckets)
     if rows.npartitions > COMPACT_EVERY:
         rows = rows.repartition(npartitions=math.ceil(rows.npartitions / COMPACT_EVERY))
-    inputs = [_bucketed(rows, buckets)]
-    if videos is not None:
-        inputs.append(_bucketed(videos, buckets))
+    inputs = [_bucketed(rows, buckets), None if videos is None else _bucketed(videos, buckets), started]
     parts = dd.map_partitions(finish_bucket, *inputs, settings=settings, buckets=buckets,
                               old_buckets=manifest.index_buckets, meta=_part_meta(), clear_divisions=True,
                               token="clipwriter-bucket")
     while parts.npartitions > 1:
         parts = parts.repartition(npartitions=math.ceil(parts.npartitions / SPLIT_EVERY)).map_partitions(
             combine_parts, meta=_part_meta(), token="clipwriter-parts")
-    return parts.map_partitions(write_summary, settings=settings, buckets=buckets, meta=pd.Series([], dtype=object),
-                                token="clipwriter-summary")
+    return parts.map_partitions(write_summary, settings=settings, manifest=manifest.with_buckets(buckets),
+                                meta=pd.Series([], dtype=object), token="clipwriter-summary")

@@ -1,37 +1,55 @@
 """Putting (path, bytes) into a filesystem through fsspec. Knows nothing about clips.
 
-* atomic: a local file is written to a temporary name beside it and renamed into place; an
-  object store gets one PUT (an object appears whole or not at all);
+* atomic: a local file is written to a temporary file under ``.clipwriter/tmp/`` (same
+  filesystem) and renamed into place; an object store gets one PUT (an object appears whole
+  or not at all; uploads up to 5 GiB never become multipart uploads that a killed writer
+  could leave open);
 * policy: ``skip`` keeps a file that already exists (the reference's re-run behaviour),
-  ``overwrite`` replaces it;
-* confined: every path must lie below the sink's root (``output_path``);
-* retried: a failed put is retried with backoff, then reported with its path and cause;
+  ``overwrite`` replaces it, ``update`` replaces it only when its bytes differ;
+* confined: every path must lie below the sink's root (``output_path``), and locally no
+  write goes through a symbolic link that leads out of it; a directory where a file belongs
+  is an error naming the path;
+* retried: every call to the store (exists, read, list, put, remove) goes through one retry
+  policy with backoff; permanent errors (permission, read-only, not a directory) fail at
+  once; a failure is reported with its path and cause;
 * counted: each batch returns the files and bytes it wrote and the files it skipped, per
   top-level dataset directory (the sink keeps no running totals).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .layout import directory_of
+from .layout import BOOKKEEPING_DIR, directory_of
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
+#: Errors that retrying cannot mend.
+PERMANENT_ERRORS = (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+#: Local temporary files, renamed into place when complete (one folder, so that a re-run
+#: finds every leftover of a killed writer at once).
+TEMPORARY_DIR = f"{BOOKKEEPING_DIR}/tmp"
+#: Below this size an upload to S3 is one PUT (its limit is 5 GiB).
+SINGLE_PUT_BYTES = 5 * 2**30
+
 
 class SinkError(OSError):
-    """A write that failed after its retries; the message names the path and the cause."""
+    """A call to the store that failed (after its retries); the message names the path and the cause."""
 
 
 @dataclass
@@ -69,22 +87,25 @@ class FileSink:
         verbose: bool = False,
     ):
         self.root = root.rstrip("/")
-        self.fs, _ = fsspec.url_to_fs(self.root, **dict(storage_options or {}))
+        self.fs, self._root_fs_path = fsspec.url_to_fs(self.root, **dict(storage_options or {}))
         self.local = isinstance(self.fs, LocalFileSystem)
         self.existing = existing
         self.max_workers = max_workers
         self.retries = retries
         self.retry_wait_s = retry_wait_s
         self.verbose = verbose
-        self._made_dirs: set[str] = set()  # local directories known to exist (saves a mkdir per file)
+        self._checked_dirs: set[str] = set()  # local folders known to exist and to lie inside root
 
-    # -- public API --------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------
 
     def exists(self, path: str) -> bool:
-        return self.fs.exists(self._fs_path(path))
+        """Whether a file is at ``path``; a directory there is an error naming it."""
+        fs_path = self._fs_path(path)
+        return self._retried(path, "look for", lambda: self._is_file(fs_path, path))
 
     def read(self, path: str) -> bytes:
-        return self.fs.cat_file(self._fs_path(path))
+        fs_path = self._fs_path(path)
+        return self._retried(path, "read", lambda: self.fs.cat_file(fs_path))
 
     def read_if_exists(self, path: str) -> bytes | None:
         try:
@@ -95,25 +116,46 @@ class FileSink:
     def names_starting(self, prefix: str) -> list[str]:
         """Names of the files in ``prefix``'s folder that start with its last part: one
         listing (an object store lists by key prefix, not the whole folder)."""
-        fs_prefix = self._fs_path(prefix)
-        folder, _, start = fs_prefix.rpartition("/")
-        try:
+        folder, _, start = self._fs_path(prefix).rpartition("/")
+
+        def names() -> list[str]:
             if self.local:
-                names = os.listdir(folder)
-            else:
-                try:
-                    found = self.fs.find(folder, prefix=start)
-                except TypeError:  # a backend whose find takes no prefix: list the folder
-                    found = self.fs.ls(folder, detail=False)
-                names = [p.rstrip("/").rsplit("/", 1)[-1] for p in found]
+                return os.listdir(folder)
+            try:
+                found = self.fs.find(folder, prefix=start)
+            except TypeError:  # a backend whose find takes no prefix: list the folder
+                found = self.fs.ls(folder, detail=False)
+            return [p.rstrip("/").rsplit("/", 1)[-1] for p in found]
+
+        try:
+            return sorted(n for n in self._retried(prefix, "list", names) if n.startswith(start))
         except FileNotFoundError:
             return []
-        return sorted(n for n in names if n.startswith(start))
+
+    # -- writing -------------------------------------------------------------------------
 
     def remove(self, path: str) -> None:
         fs_path = self._fs_path(path)
-        if self.fs.exists(fs_path):
-            self.fs.rm_file(fs_path)
+
+        def remove() -> None:
+            try:
+                self.fs.rm_file(fs_path)
+            except FileNotFoundError:
+                pass
+
+        self._retried(path, "remove", remove)
+
+    def remove_tree(self, path: str) -> None:
+        """Remove a file or a folder with everything below it (nothing there: nothing done)."""
+        fs_path = self._fs_path(path)
+
+        def remove() -> None:
+            try:
+                self.fs.rm(fs_path, recursive=True)
+            except FileNotFoundError:
+                pass
+
+        self._retried(path, "remove", remove)
 
     def put(self, path: str, data: bytes, *, existing: str | None = None) -> bool:
         """Write one file; returns False when it was skipped because it exists.
@@ -123,11 +165,11 @@ class FileSink:
         dataset and must follow it); None is the sink's policy."""
         fs_path = self._fs_path(path)
         policy = existing or self.existing
-        if policy != "overwrite" and self.fs.exists(fs_path) and (policy == "skip" or self.read(path) == data):
+        if policy != "overwrite" and self.exists(path) and (policy == "skip" or self.read(path) == data):
             if self.verbose:
                 log.info("skipped existing %s", path)
             return False
-        self._with_retries(path, lambda: self._put_atomic(fs_path, data))
+        self._retried(path, "write", lambda: self._put_atomic(fs_path, path, data))
         if self.verbose:
             log.info("wrote %s (%d bytes)", path, len(data))
         return True
@@ -147,7 +189,18 @@ class FileSink:
             counts.record(directory_of(self.root, path), was_written, len(data))
         return counts
 
-    # -- internals ---------------------------------------------------------------------
+    def clear_temporary(self) -> int:
+        """Remove what killed writers left in the temporary folder; returns how many files.
+        Call it before a run, never during one (it is the run's own folder too)."""
+        if not self.local:
+            return 0  # objects appear whole or not at all: nothing is left behind
+        folder = os.path.join(self._root_fs_path, TEMPORARY_DIR)
+        leftovers = os.listdir(folder) if os.path.isdir(folder) else []
+        for name in leftovers:
+            os.unlink(os.path.join(folder, name))
+        return len(leftovers)
+
+    # -- internals -----------------------------------------------------------------------
 
     def _fs_path(self, path: str) -> str:
         # Never write outside output_path, whatever a caller computed.
@@ -155,19 +208,65 @@ class FileSink:
             raise SinkError(f"refusing to write {path!r}: not below output_path {self.root!r}")
         return self.fs._strip_protocol(path)
 
-    def _put_atomic(self, fs_path: str, data: bytes) -> None:
+    def _is_file(self, fs_path: str, path: str) -> bool:
+        try:
+            kind = self.fs.info(fs_path).get("type")
+        except FileNotFoundError:
+            return False
+        if kind == "directory":
+            raise IsADirectoryError(errno.EISDIR, f"a directory is where the file {path} belongs")
+        return True
+
+    def _retried(self, path: str, what: str, action: Callable[[], T]) -> T:
+        """``action`` under the retry policy; failures become SinkError naming the path,
+        except that FileNotFoundError passes through where absence is an answer (reads,
+        lists), not a failure (writes: a missing bucket)."""
+        attempt = 0
+        while True:
+            try:
+                return action()
+            except FileNotFoundError as exc:
+                if what == "write":
+                    raise SinkError(f"cannot {what} {path}: {exc}") from exc
+                raise
+            except SinkError:
+                raise
+            except PERMANENT_ERRORS as exc:
+                raise SinkError(f"cannot {what} {path}: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001 - stores raise many types for a passing fault
+                attempt += 1
+                if attempt > self.retries:
+                    raise SinkError(f"cannot {what} {path} after {attempt} attempts: {type(exc).__name__}: {exc}") from exc
+                log.warning("%s %s failed (%s); retry %d of %d", what, path, exc, attempt, self.retries)
+                time.sleep(min(self.retry_wait_s * 2 ** (attempt - 1), 10.0))
+
+    def _put_atomic(self, fs_path: str, path: str, data: bytes) -> None:
         if not self.local:
-            self.fs.pipe_file(fs_path, data)  # one PUT: the object appears whole or not at all
+            if len(data) < SINGLE_PUT_BYTES and getattr(self.fs, "protocol", None) and "s3" in self.fs.protocol:
+                # One PUT: the object appears whole or not at all, and no multipart upload is
+                # left open if this process is killed mid-way.
+                self.fs.pipe_file(fs_path, data, chunksize=SINGLE_PUT_BYTES // 2)
+            else:
+                self.fs.pipe_file(fs_path, data)
             return
         directory = os.path.dirname(fs_path)
-        if directory not in self._made_dirs:
-            os.makedirs(directory, exist_ok=True)
-            self._made_dirs.add(directory)
-        tmp = os.path.join(directory, f".{os.path.basename(fs_path)}.{uuid.uuid4().hex}.tmp")
+        self._check_local_dir(directory, path)
+        if os.path.isdir(fs_path):
+            raise IsADirectoryError(errno.EISDIR, f"a directory is where the file {path} belongs")
+        tmp = self._temporary_file(directory)
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-            os.replace(tmp, fs_path)
+            try:
+                os.replace(tmp, fs_path)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # A folder on another filesystem (a mount inside output_path): rename beside it.
+                beside = os.path.join(directory, f".{os.path.basename(fs_path)}.{uuid.uuid4().hex}.tmp")
+                shutil.move(tmp, beside)
+                tmp = beside
+                os.replace(tmp, fs_path)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -175,18 +274,22 @@ class FileSink:
                 pass
             raise
 
-    def _with_retries(self, path: str, action) -> None:
-        attempt = 0
-        while True:
-            try:
-                action()
-                return
-            except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError) as exc:
-                # Permanent: retrying cannot help.
-                raise SinkError(f"cannot write {path}: {exc}") from exc
-            except Exception as exc:
-                attempt += 1
-                if attempt > self.retries:
-                    raise SinkError(f"cannot write {path} after {attempt} attempts: {exc}") from exc
-                log.warning("write of %s failed (%s); retry %d of %d", path, exc, attempt, self.retries)
-                time.sleep(self.retry_wait_s * 2 ** (attempt - 1))
+    def _temporary_file(self, directory: str) -> str:
+        folder = os.path.join(self._root_fs_path, TEMPORARY_DIR)
+        if folder not in self._checked_dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._checked_dirs.add(folder)
+        return os.path.join(folder, uuid.uuid4().hex)
+
+    def _check_local_dir(self, directory: str, path: str) -> None:
+        """Make ``directory`` and check that it lies inside root once symbolic links are
+        followed: a linked folder must not take the dataset's files elsewhere."""
+        if directory in self._checked_dirs:
+            return
+        os.makedirs(directory, exist_ok=True)
+        root = os.path.realpath(self._root_fs_path)
+        real = os.path.realpath(directory)
+        if real != root and not real.startswith(root + os.sep):
+            raise SinkError(f"refusing to write {path}: its folder leads out of output_path "
+                            f"{self.root!r} (to {real}) through a symbolic link")
+        self._checked_dirs.add(directory)

@@ -156,7 +156,8 @@ class SummaryPart:
         return self
 
 
-def _iso(ts: float) -> str:
+def summary_time(ts: float) -> str:
+    """A time as summary.json writes it (UTC, ISO 8601, seconds)."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
@@ -170,8 +171,8 @@ def summary_document(part: SummaryPart, *, settings: Mapping[str, Any], started:
     run.update(videos=part.videos_in_run, videos_failed=part.videos_failed_in_run)
     entries = sorted(part.entries, key=lambda e: e["video"])[:MAX_LISTED_VIDEOS]
     return {
-        "started_at": _iso(started),
-        "finished_at": _iso(finished),
+        "started_at": summary_time(started),
+        "finished_at": summary_time(finished),
         "elapsed_s": round(finished - started, 3),
         "settings": dict(settings),
         "totals": totals,
@@ -179,3 +180,19 @@ def summary_document(part: SummaryPart, *, settings: Mapping[str, Any], started:
         "videos": entries,
         "videos_listed": len(entries),
     }
+
+
+def add_run_figures(first: Mapping[str, Any] | None, second: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``run`` figures of two writes into one dataset, added up (the job's waves)."""
+    if first is None:
+        return dict(second)
+    out: dict[str, Any] = {}
+    for key, value in second.items():
+        earlier = first.get(key)
+        if key == "max_clip_duration":
+            out[key] = max(earlier or 0.0, value)
+        elif isinstance(value, Mapping):
+            out[key] = dict(sorted((Counter(earlier or {}) + Counter(value)).items()))
+        else:
+            out[key] = (earlier or 0) + value
+    return out

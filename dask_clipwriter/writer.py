@@ -13,6 +13,7 @@ partition twice.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from typing import Any
@@ -29,7 +30,15 @@ from .chunk_files import (
 )
 from .documents import read_chunk_document
 from .events import report
-from .partitioning import KEY_COLUMNS, conflicts, partition_keys
+from .index import COMPACT_EVERY, bucket_count, with_bucket
+from .manifest import RunStart, manifest_bytes
+from .partitioning import (
+    KEY_COLUMNS,
+    conflicts,
+    partition_keys,
+    uuid_conflicts,
+    uuid_rows,
+)
 from .records import (
     RecordError,
     VideoRecord,
@@ -63,24 +72,47 @@ def make_sink(settings: WriterSettings) -> FileSink:
 # Per-partition task (runs on a worker)
 
 
+def start_run(settings: WriterSettings, start: RunStart) -> bytes:
+    """Before the first partition writes: remove what the run replaces and the temporary
+    files killed writers left. Every writer task depends on it and gets the run's manifest,
+    which the first partition to write records (so bad input writes nothing at all)."""
+    sink = make_sink(settings)
+    manifest = manifest_bytes(start.manifest)
+    for name in start.remove:
+        sink.remove_tree(layout.output_subpath(settings.output_path, name))
+    if start.remove:
+        sink.put(layout.manifest_path(settings.output_path), manifest, existing="overwrite")
+    cleared = sink.clear_temporary()
+    if cleared:
+        log.warning("removed %d temporary files left by writers that were stopped", cleared)
+    return manifest
+
+
 def write_partition(
     df: pd.DataFrame,
     settings: WriterSettings,
     sources: pd.DataFrame | None = None,
     run: str | None = None,
+    manifest: bytes | None = None,
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
     """Write every chunk of one partition; return one stats row per chunk.
 
     ``sources``: the video records' source values indexed by video (see
     :func:`source_values`), for clip records that lack their own; ``run`` names the write
-    whose listeners hear of the partition when it is done (events.py). The whole partition
-    is validated before its first file is written, so bad input leaves nothing half-written."""
+    whose listeners hear of the partition when it is done (events.py); ``manifest`` comes
+    from :func:`start_run`, recorded before the partition's first file if the dataset has
+    none yet. The whole partition is validated before its first file is written, so bad
+    input leaves nothing half-written."""
     partition = int((partition_info or {}).get("number", -1))
     chunks = group_chunks(normalise_clip_partition(df))
     rels = chunk_rels(chunks, settings.input_path)
     video_records = _sources_of(sources, {video for video, _ in chunks})
     sink = make_sink(settings)
+    if manifest is not None and chunks:
+        # What made the dataset is on record before its first chunk file: a later run with
+        # other settings is refused even if this one never finishes.
+        sink.put(layout.manifest_path(settings.output_path), manifest, existing="skip")
     rows = rows_frame([
         _write_chunk(sink, settings, video, index, clips, rels[(video, index)], video_records.get(video), partition)
         for (video, index), clips in chunks.items()
@@ -89,22 +121,44 @@ def write_partition(
     return rows
 
 
+def chunk_marker(sink: FileSink, path: str, video: str, index: int):
+    """The chunk's completion record, when it is there and whole (ChunkStats); None when it
+    is absent or damaged (a damaged one is reported: the chunk is written again)."""
+    data = sink.read_if_exists(path)
+    if data is None:
+        return None
+    try:
+        return read_chunk_document(data, video, index)
+    except ValueError as exc:
+        log.warning("chunk marker %s is damaged (%s); the chunk is written again", path, exc)
+        return None
+
+
 def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
                  source: VideoRecord | None, partition: int) -> dict[str, Any]:
     started = time.time()
+    try:
+        return _write_chunk_files(sink, settings, video, index, clips, rel, source, partition, started)
+    except SinkError as exc:
+        raise ChunkWriteError(f"chunk {index} of video {video!r}: {exc}") from exc
+
+
+def _write_chunk_files(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
+                       source: VideoRecord | None, partition: int, started: float) -> dict[str, Any]:
     marker_path = layout.chunk_json_path(settings.output_path, rel, index)
+    marker = chunk_marker(sink, marker_path, video, index)
     counts = SinkCounts()
     chunk_bytes: Counter = Counter()
-    if settings.resume and sink.exists(marker_path):
-        stats, status, missing, errors = read_chunk_document(sink.read(marker_path)), "resumed", Counter(), Counter()
+    if settings.resume and marker is not None:
+        stats, status, missing, errors = marker, "resumed", Counter(), Counter()
     else:
         planned = chunk_files(video, index, rel, clips, settings=settings, source=source, probes=probe_clips(clips))
-        try:
-            counts.add(sink.put_many(planned.files))
-            # The marker goes last: its presence means every file of the chunk is there.
-            counts.add(sink.put_many([planned.marker]))
-        except SinkError as exc:
-            raise ChunkWriteError(f"chunk {index} of video {video!r}: {exc}") from exc
+        # Without a whole marker, files already there are left from a run that did not finish
+        # the chunk (or from other input): they are replaced, never trusted.
+        existing = None if marker is not None else "overwrite"
+        counts.add(sink.put_many(planned.files, existing=existing))
+        # The marker goes last: its presence means every file of the chunk is there.
+        counts.add(sink.put_many([planned.marker], existing=existing))
         stats, status, missing = planned.stats, "written", planned.missing
         errors = Counter(key for clip in clips for key in clip.errors)
         for path, data in (*planned.files, planned.marker):
@@ -153,7 +207,7 @@ def video_collection(videos):
     return videos.repartition(npartitions=1) if videos.npartitions > 1 else videos
 
 
-def stats_collection(clips, settings: WriterSettings, videos=None, run: str | None = None):
+def stats_collection(clips, settings: WriterSettings, videos=None, run: str | None = None, started=None):
     """The per-partition writers: a collection of stats rows, one per chunk.
 
     ``videos`` is a one-partition collection of video records (or None); only its source
@@ -164,7 +218,7 @@ def stats_collection(clips, settings: WriterSettings, videos=None, run: str | No
         meta = source_values(videos._meta)
         sources = videos.map_partitions(source_values, meta=meta, token="clipwriter-sources")
     return clips.map_partitions(
-        write_partition, settings, sources, run, meta=stats_meta(), enforce_metadata=False,
+        write_partition, settings, sources, run, started, meta=stats_meta(), enforce_metadata=False,
         align_dataframes=False, token="clipwriter-write",
     )
 
@@ -173,13 +227,52 @@ def _partition_keys(df: pd.DataFrame, partition_info: dict | None = None) -> pd.
     return partition_keys(df, int((partition_info or {}).get("number", -1)))
 
 
-def check_partitioning(clips) -> None:
-    """Refuse, before anything is written, a chunk split across partitions or a clip uuid in
-    two chunks. Computes only the three key columns: cheap when the source can read columns
-    alone (Parquet); a computed source (``from_map``) builds its partitions twice."""
+def _chunk_problems(keys: pd.DataFrame, input_path: str) -> pd.DataFrame:
+    """Problems of one group of chunk key rows (all rows of its videos): videos whose output
+    names are refused, chunks split across partitions."""
+    messages = []
+    for video in sorted(set(keys["video"])):
+        try:
+            layout.relative_video_path(video, input_path)
+        except layout.LayoutError as exc:
+            messages.append(f"video {video!r}: {exc}")
+    messages += [message for message, _ in conflicts(keys)]
+    return pd.DataFrame({"problem": pd.Series(messages, dtype=object)})
+
+
+def _uuid_problems(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"problem": pd.Series(uuid_conflicts(rows), dtype=object)})
+
+
+def _grouped(frame, column: str, groups: int):
+    """``frame``'s rows in ``groups`` partitions, rows with the same ``column`` value together."""
+    if frame.npartitions > COMPACT_EVERY:
+        frame = frame.repartition(npartitions=math.ceil(frame.npartitions / COMPACT_EVERY))
+    meta = frame._meta.assign(bucket=pd.Series([], dtype="int64"))
+    bucketed = frame.map_partitions(with_bucket, groups, column, meta=meta)
+    if groups == 1:
+        return bucketed.repartition(npartitions=1)
+    return bucketed.shuffle("bucket", npartitions=groups, shuffle_method="tasks")
+
+
+def check_partitioning(clips, input_path: str) -> None:
+    """Refuse, before anything is written, what only shows across partitions: a chunk split
+    across partitions, one clip uuid in two chunks, and videos whose output names are
+    refused (outside input_path, ``..``, an empty component). Reads only the three key
+    columns (cheap where the source reads columns alone, like Parquet; a source computed by
+    a function, ``from_map``, builds its partitions once more). Rows are grouped by video
+    and by uuid, so no task holds more than a bucket's worth of keys."""
+    import dask.dataframe as dd
+
     check_clip_columns(clips.columns, dict(clips.dtypes))
     meta = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in KEY_COLUMNS.items()})
-    keys = clips[["video", "clip_chunk_index", "span_uuid"]].map_partitions(_partition_keys, meta=meta).compute()
-    problems = conflicts(keys)
+    keys = clips[["video", "clip_chunk_index", "span_uuid"]].map_partitions(_partition_keys, meta=meta)
+    groups = bucket_count(keys.npartitions, 0)
+    problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object)})
+    by_video = _grouped(keys, "video", groups).map_partitions(_chunk_problems, input_path, meta=problem_meta)
+    by_uuid = _grouped(keys.map_partitions(uuid_rows, meta=meta), "clip_uuids", groups).map_partitions(
+        _uuid_problems, meta=problem_meta)
+    problems = dd.concat([by_video, by_uuid]).compute()["problem"].tolist()
     if problems:
-        raise RecordError("; ".join(message for message, _ in problems))
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise RecordError("; ".join(problems[:5]) + more)

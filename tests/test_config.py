@@ -9,7 +9,7 @@ import dask.config
 import pytest
 import yaml
 
-from dask_clipwriter.config import DEFAULTS_FILE, apply_config_files, resolve_job_config
+from dask_clipwriter.config import DEFAULTS_FILE, JobSettings, apply_config_files, resolve_job_config
 from dask_clipwriter.settings import SettingsError, WriterSettings
 from dask_clipwriter.video.stage_settings import StageSettings
 
@@ -29,6 +29,7 @@ def _yaml_section(name):
 @pytest.mark.parametrize(("section", "cls", "skip"), [
     ("writer", WriterSettings, {"output_path", "input_path", "storage_options"}),
     ("stages", StageSettings, set()),
+    ("job", JobSettings, set()),
 ])
 def test_yaml_defaults_equal_the_dataclass_defaults(section, cls, skip):
     values = _yaml_section(section)

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from clip_helpers import STAGES, read_json, spec_uuid
+from clip_helpers import STAGES, read_json, spec_uuid, tree
 from PIL import Image
 
-from dask_clipwriter.config import JobConfig
+from dask_clipwriter.config import JobConfig, JobSettings
 from dask_clipwriter.job import run_job
 from dask_clipwriter.settings import WriterSettings
 from dask_clipwriter.video.stage_settings import StageSettings
@@ -140,6 +140,26 @@ def test_rerun_with_resume_decodes_nothing_again(job_run, cluster_client):
     # Only the reduction's own files are met again: 3 video JSONs (pan, static, short) and the
     # zero-count chunk document of the clip-less short video.
     assert summary["run"]["files_skipped"] == {"processed_clip_chunks": 1, "processed_videos": 3}
+
+
+def test_waves_of_chunks_give_the_same_dataset(job_run, job_videos, tmp_path, cluster_client):
+    out, first, _ = job_run
+    waved = tmp_path / "waved"
+    stages = StageSettings(**STAGES, embedder="example_plugins:colour_histogram_embedding")
+    writer = WriterSettings(output_path=str(waved), input_path=str(job_videos), generate_previews=True,
+                            generate_embeddings=True)
+    with cluster_client.as_current():
+        summary = run_job(JobConfig(writer=writer, stages=stages, job=JobSettings(wave_chunks=1)), cluster_client,
+                          stream=sys.stderr)
+    assert summary["run"]["waves"] == 3 and summary["run"]["chunks"] == first["run"]["chunks"] == 3
+    # The same totals; the metas' bytes hold the output path, which differs in length here.
+    def without_metas(totals):
+        return {**totals, "bytes": {k: v for k, v in totals["bytes"].items() if k != "metas"}}
+
+    assert without_metas(summary["totals"]) == without_metas(first["totals"])
+    assert read_json(waved / "summary.json")["run"] == summary["run"]
+    same_root = {name: data.replace(str(waved).encode(), str(out).encode()) for name, data in tree(waved).items()}
+    assert same_root == tree(out)
 
 
 @pytest.mark.s3

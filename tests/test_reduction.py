@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from clip_helpers import chunk_frame, read_json, records_collection
 
-from dask_clipwriter import reduction
+from dask_clipwriter import index
 
 A, B = "/in/a.mp4", "/in/b.mp4"
 
@@ -64,7 +64,7 @@ def test_the_summary_does_not_depend_on_the_bucket_count(writer_factory, monkeyp
     clips = [*frames(A, 0, 1, 2), *frames(B, 0), *[chunk_frame(f"/in/v{i}.mp4", 0, 1) for i in range(8)]]
     # Output paths of the same length: the metas' bytes (clip_location) are counted.
     one = writer_factory(output_path=str(writer_factory.out / "one")).write(records_collection(*clips))
-    monkeypatch.setattr(reduction, "ROWS_PER_BUCKET", 2)
+    monkeypatch.setattr(index, "ROWS_PER_BUCKET", 2)
     many = writer_factory(output_path=str(writer_factory.out / "six")).write(records_collection(*clips))
     manifest = read_json(writer_factory.out / "six/.clipwriter/manifest.json")
     assert manifest["index_buckets"] == 8 and len(list((writer_factory.out / "six/.clipwriter/index/b8").iterdir())) == 16
@@ -72,7 +72,7 @@ def test_the_summary_does_not_depend_on_the_bucket_count(writer_factory, monkeyp
 
 
 def test_the_bucket_count_grows_without_losing_the_dataset(writer_factory, monkeypatch):
-    monkeypatch.setattr(reduction, "ROWS_PER_BUCKET", 2)
+    monkeypatch.setattr(index, "ROWS_PER_BUCKET", 2)
     writer_factory().write(records_collection(*frames(A, 0, 1)))  # 2 chunks: 1 bucket
     second = writer_factory().write(records_collection(*[chunk_frame(f"/in/v{i}.mp4", 0, 1) for i in range(7)]))
     assert read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"] == 4

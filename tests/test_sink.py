@@ -53,7 +53,7 @@ def test_local_writes_leave_no_temporary_files(tmp_path):
 def test_failed_write_names_the_path(tmp_path):
     (tmp_path / "clips").write_bytes(b"a file where a directory should be")
     sink = FileSink(str(tmp_path), retries=1, retry_wait_s=0)
-    with pytest.raises(SinkError, match=f"cannot write {tmp_path}/clips/a.mp4"):
+    with pytest.raises(SinkError, match=f"cannot (write|look for) {tmp_path}/clips/a.mp4"):
         sink.put(f"{tmp_path}/clips/a.mp4", b"x")
 
 

@@ -76,6 +76,12 @@ class StageSettings:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def content_settings(self) -> dict[str, Any]:
+        """The settings that decide what the clips and their records hold (recorded in the
+        dataset's manifest): all but which videos are listed."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in self.as_dict().items() if name not in ("extensions", "limit")}
+
     def encoder_options(self) -> dict[str, str]:
         """x264 options for the encoder: only the ones set, so FFmpeg's defaults stay."""
         options = {}
