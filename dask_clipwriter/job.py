@@ -76,9 +76,15 @@ def chunk_records(item, resume_marker: str | None, *, stages, storage_options: d
                  "span_start": span.start, "span_end": span.end}
                 for span in plan.spans
             ])
-    from .video.chunk import process_chunk
+    from .video.chunk import SourceVideoError, process_chunk
 
-    return process_chunk(plan, probe, stages, storage_options=storage_options)
+    try:
+        return process_chunk(plan, probe, stages, storage_options=storage_options)
+    except SourceVideoError as exc:
+        # The source went away (or broke) after it was probed: the chunk is not written, so
+        # its video stays incomplete in summary.json and a re-run with --resume completes it.
+        log.error("chunk %d of %s not written: %s", plan.chunk_index, plan.video, exc)
+        return clip_records_meta()
 
 
 class _KeptOpen:

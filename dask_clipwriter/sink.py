@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Errors that retrying cannot mend.
+#: Errors that retrying cannot mend: by type, and OSErrors by errno (a read-only
+#: filesystem, a full disk or quota do not mend in the seconds a retry waits).
 PERMANENT_ERRORS = (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+PERMANENT_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG,
+                    errno.EINVAL}
 #: Local temporary files, renamed into place when complete (one folder, so that a re-run
 #: finds every leftover of a killed writer at once).
 TEMPORARY_DIR = f"{BOOKKEEPING_DIR}/tmp"
@@ -233,12 +236,21 @@ class FileSink:
                 raise
             except PERMANENT_ERRORS as exc:
                 raise SinkError(f"cannot {what} {path}: {exc}") from exc
+            except OSError as exc:
+                if exc.errno not in PERMANENT_ERRNOS:
+                    attempt = self._wait_or_fail(path, what, exc, attempt)
+                    continue
+                raise SinkError(f"cannot {what} {path}: {exc}") from exc
             except Exception as exc:  # noqa: BLE001 - stores raise many types for a passing fault
-                attempt += 1
-                if attempt > self.retries:
-                    raise SinkError(f"cannot {what} {path} after {attempt} attempts: {type(exc).__name__}: {exc}") from exc
-                log.warning("%s %s failed (%s); retry %d of %d", what, path, exc, attempt, self.retries)
-                time.sleep(min(self.retry_wait_s * 2 ** (attempt - 1), 10.0))
+                attempt = self._wait_or_fail(path, what, exc, attempt)
+
+    def _wait_or_fail(self, path: str, what: str, exc: Exception, attempt: int) -> int:
+        attempt += 1
+        if attempt > self.retries:
+            raise SinkError(f"cannot {what} {path} after {attempt} attempts: {type(exc).__name__}: {exc}") from exc
+        log.warning("%s %s failed (%s); retry %d of %d", what, path, exc, attempt, self.retries)
+        time.sleep(min(self.retry_wait_s * 2 ** (attempt - 1), 10.0))
+        return attempt
 
     def _put_atomic(self, fs_path: str, path: str, data: bytes) -> None:
         if not self.local:

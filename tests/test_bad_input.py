@@ -6,7 +6,7 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pytest
-from clip_helpers import chunk_frame, records_collection, tree
+from clip_helpers import chunk_frame, read_json, records_collection, tree
 
 from dask_clipwriter import ClipWriter, RecordError, SettingsError
 
@@ -102,21 +102,38 @@ def test_duplicate_uuid_in_a_partition(writer_factory):
 
 def test_duplicate_uuid_across_partitions(writer_factory):
     a, b = chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)
-    b.loc[0, "span_uuid"] = a.span_uuid[0]
+    b.loc[0, "span_uuid"] = a.span_uuid[0].upper()  # same uuid, other spelling
     with pytest.raises(RecordError, match=f"clip uuid {a.span_uuid[0]} appears in chunk 0 of '{V}' and in chunk 1"):
         writer_factory().write(records_collection(a, b))
-    out = writer_factory.out
-    # Neither chunk is marked complete, and no run summary claims success.
-    assert not list((out / "processed_clip_chunks").glob("*.json"))
-    assert not (out / "summary.json").exists() and not (out / "processed_videos").exists()
+    assert not writer_factory.out.exists()  # refused before anything was written
 
 
 def test_chunk_split_across_partitions(writer_factory):
     whole = chunk_frame(V, n=4)
     with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
         writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]))
-    assert not (writer_factory.out / "processed_clip_chunks/a.mp4_0.json").exists()
-    assert not (writer_factory.out / "summary.json").exists()
+    assert not writer_factory.out.exists()
+
+
+def test_two_video_paths_that_would_share_output_files(writer_factory):
+    with pytest.raises(RecordError, match="video '/in//a.mp4': .*empty path component.* would be those of '/in/a.mp4'"):
+        writer_factory().write(records_collection(chunk_frame(V), chunk_frame("/in//a.mp4", chunk=1)))
+    assert not writer_factory.out.exists()
+
+
+def test_with_the_check_off_the_reduction_still_guards_and_a_rerun_leaves_nothing_stale(writer_factory):
+    whole = chunk_frame(V, n=4)
+    with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
+        writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]), check_partitioning=False)
+    out = writer_factory.out
+    # Neither half is marked complete, and no summary claims success.
+    assert not (out / "processed_clip_chunks/a.mp4_0.json").exists() and not (out / "summary.json").exists()
+    # The input fixed, a re-run (skip policy, resume) rewrites the chunk whole: the Parquet
+    # file that one half wrote holds all four rows now, not two stale ones.
+    writer_factory(resume=True).write(records_collection(whole))
+    [parquet] = (out / "ce1_embd_parquet").iterdir()
+    assert pd.read_parquet(parquet)["id"].tolist() == list(whole["span_uuid"])
+    assert read_json(out / "processed_clip_chunks/a.mp4_0.json")["num_clips_passed"] == 4
 
 
 def test_bad_video_record(writer_factory):
@@ -153,15 +170,6 @@ def test_nothing_written_outside_output_path(writer_factory, tmp_path):
     assert (writer_factory.out / "summary.json").exists() and len(tree(writer_factory.out)) == 11
 
 
-def test_partitioning_precheck_refuses_before_writing(writer_factory):
-    whole = chunk_frame(V, n=4)
-    with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
-        writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]), check_partitioning=True)
-    assert not writer_factory.out.exists()
-    a, b = chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)
-    b.loc[0, "span_uuid"] = a.span_uuid[0].upper()
-    with pytest.raises(RecordError, match=f"clip uuid {a.span_uuid[0]} appears in chunk 0"):
-        writer_factory().write(records_collection(a, b), check_partitioning=True)
-    assert not writer_factory.out.exists()
-    summary = writer_factory().write(records_collection(chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)), check_partitioning=True)
+def test_partitioning_check_passes_good_partitions(writer_factory):
+    summary = writer_factory().write(records_collection(chunk_frame(V, chunk=0), chunk_frame(V, chunk=1)))
     assert summary["totals"]["chunks"] == 2
