@@ -127,7 +127,10 @@ def _finish_video(sink: FileSink, settings: WriterSettings, video: str, record: 
     doc = video_document(video, record, num_total_clips=totals.counts["num_clips_passed"] + totals.counts[
         "num_clips_filtered"], num_clip_chunks=totals.chunks)
     if in_run:
-        files = [] if totals.chunks else [empty_video_marker(settings.output_path, video, rel)]
+        # A video without clips gets its empty chunk 0 document; one whose chunks are only
+        # missing (expected but not written) must not: that would mark chunk 0 complete.
+        without_clips = not totals.chunks and not (known and record.num_clip_chunks)
+        files = [empty_video_marker(settings.output_path, video, rel)] if without_clips else []
         files.append((layout.video_json_path(settings.output_path, rel), dumps(doc)))
         # Under the skip policy a video's documents are still replaced when the dataset
         # changed under them (chunks added by a later run); identical ones are skipped.

@@ -232,8 +232,8 @@ class FileSink:
                 if what == "write":
                     raise SinkError(f"cannot {what} {path}: {exc}") from exc
                 raise
-            except SinkError:
-                raise
+            except (SinkError, TypeError, AttributeError, KeyError):
+                raise  # our own failure, or a bug: retrying would only hide it
             except PERMANENT_ERRORS as exc:
                 raise SinkError(f"cannot {what} {path}: {exc}") from exc
             except OSError as exc:

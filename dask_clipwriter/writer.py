@@ -109,13 +109,10 @@ def write_partition(
     rels = chunk_rels(chunks, settings.input_path)
     video_records = _sources_of(sources, {video for video, _ in chunks})
     sink = make_sink(settings)
-    if manifest is not None and chunks:
-        # What made the dataset is on record before its first chunk file: a later run with
-        # other settings is refused even if this one never finishes.
-        sink.put(layout.manifest_path(settings.output_path), manifest, existing="skip")
     rows = rows_frame([
-        _write_chunk(sink, settings, video, index, clips, rels[(video, index)], video_records.get(video), partition)
-        for (video, index), clips in chunks.items()
+        _write_chunk(sink, settings, video, index, clips, rels[(video, index)], video_records.get(video), partition,
+                     manifest=manifest if number == 0 else None)
+        for number, ((video, index), clips) in enumerate(chunks.items())
     ])
     report(run, rows)
     return rows
@@ -135,9 +132,13 @@ def chunk_marker(sink: FileSink, path: str, video: str, index: int):
 
 
 def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
-                 source: VideoRecord | None, partition: int) -> dict[str, Any]:
+                 source: VideoRecord | None, partition: int, *, manifest: bytes | None) -> dict[str, Any]:
     started = time.time()
     try:
+        if manifest is not None:
+            # What made the dataset is on record before its first chunk file: a later run
+            # with other settings is refused even if this one never finishes.
+            sink.put(layout.manifest_path(settings.output_path), manifest, existing="skip")
         return _write_chunk_files(sink, settings, video, index, clips, rel, source, partition, started)
     except SinkError as exc:
         raise ChunkWriteError(f"chunk {index} of video {video!r}: {exc}") from exc
