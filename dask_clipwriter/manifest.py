@@ -35,10 +35,12 @@ class Manifest:
     producer: Mapping[str, Any] = field(default_factory=dict)
     #: buckets of the dataset index (index.py); 0 for a dataset without an index yet
     index_buckets: int = 0
+    #: chunks the index held after the last run (the bucket count follows the dataset's size)
+    index_chunks: int = 0
     written_by: str = ""
 
-    def with_buckets(self, buckets: int) -> Manifest:
-        return replace(self, index_buckets=buckets)
+    def with_index(self, buckets: int, chunks: int) -> Manifest:
+        return replace(self, index_buckets=buckets, index_chunks=chunks)
 
 
 def content_settings(public_settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,7 +49,8 @@ def content_settings(public_settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def manifest_bytes(manifest: Manifest) -> bytes:
     document = {"format": FORMAT, "written_by": manifest.written_by, "settings": dict(manifest.settings),
-                "producer": dict(manifest.producer), "index_buckets": manifest.index_buckets}
+                "producer": dict(manifest.producer), "index_buckets": manifest.index_buckets,
+                "index_chunks": manifest.index_chunks}
     return json.dumps(document, indent=4).encode()
 
 
@@ -61,6 +64,7 @@ def read_manifest(data: bytes | None, path: str) -> Manifest:
             raise ValueError(f"not a format-{FORMAT} manifest")
         return Manifest(settings=dict(document["settings"]), producer=dict(document.get("producer") or {}),
                         index_buckets=int(document["index_buckets"]),
+                        index_chunks=int(document.get("index_chunks", 0)),
                         written_by=str(document.get("written_by", "")))
     except (ValueError, KeyError, TypeError) as exc:
         raise ManifestError(f"cannot read the dataset manifest {path}: {exc}") from None
@@ -110,11 +114,11 @@ def plan_run_start(old: Manifest, new: Manifest, *, output_path: str, existing: 
     replaces the whole dataset (every output of ``all_outputs``)."""
     changes = settings_change(old, new)
     if not changes:
-        return RunStart((), new.with_buckets(old.index_buckets))
+        return RunStart((), new.with_index(old.index_buckets, old.index_chunks))
     if set(changes) == {"dry_run"} and changes["dry_run"] == (True, False):
-        return RunStart(DRY_RUN_OUTPUTS, new.with_buckets(0))
+        return RunStart(DRY_RUN_OUTPUTS, new.with_index(0, 0))
     if existing == "overwrite":
-        return RunStart(all_outputs, new.with_buckets(0))
+        return RunStart(all_outputs, new.with_index(0, 0))
     raise SettingsChangedError(
         f"{output_path} holds a dataset written with other settings: {describe_change(changes)}; "
         "write to another output_path, or pass existing='overwrite' (--existing overwrite) to replace it")

@@ -211,12 +211,13 @@ def combine_parts(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Manifest) -> pd.Series:
-    """The last task: the manifest (with the index's bucket count now), then summary.json."""
+    """The last task: the manifest (with the index's size now), then summary.json."""
     part = combine_parts(frame)["part"].iloc[0]
     sink = make_sink(settings)
     finished = time.time()
     summary = summary_document(part, settings=settings.public_dict(),
                                started=part.started if part.started is not None else finished, finished=finished)
+    manifest = manifest.with_index(manifest.index_buckets, part.dataset.chunks)
     sink.put(layout.manifest_path(settings.output_path), manifest_bytes(manifest), existing="overwrite")
     # summary.json describes the dataset after this run, so it is always replaced.
     sink.put(layout.summary_path(settings.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
@@ -254,7 +255,8 @@ def summary_collection(stats, settings: WriterSettings, videos=None, manifest: M
     import dask.dataframe as dd
 
     rows = dd.from_pandas(stats_meta(), npartitions=1) if stats is None else stats
-    buckets = bucket_count(0 if stats is None else stats.npartitions, manifest.index_buckets)
+    # The dataset's chunks and the run's: a bucket holds both.
+    buckets = bucket_count(manifest.index_chunks + (0 if stats is None else stats.npartitions), manifest.index_buckets)
     if rows.npartitions > COMPACT_EVERY:
         rows = rows.repartition(npartitions=math.ceil(rows.npartitions / COMPACT_EVERY))
     inputs = [_bucketed(rows, buckets), None if videos is None else _bucketed(videos, buckets), started]
@@ -264,5 +266,5 @@ def summary_collection(stats, settings: WriterSettings, videos=None, manifest: M
     while parts.npartitions > 1:
         parts = parts.repartition(npartitions=math.ceil(parts.npartitions / SPLIT_EVERY)).map_partitions(
             combine_parts, meta=_part_meta(), token="clipwriter-parts")
-    return parts.map_partitions(write_summary, settings=settings, manifest=manifest.with_buckets(buckets),
+    return parts.map_partitions(write_summary, settings=settings, manifest=manifest.with_index(buckets, 0),
                                 meta=pd.Series([], dtype=object), token="clipwriter-summary")

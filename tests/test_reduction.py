@@ -71,15 +71,23 @@ def test_the_summary_does_not_depend_on_the_bucket_count(writer_factory, monkeyp
     assert json.dumps(without_times(many)).replace("/six", "/one") == json.dumps(without_times(one))
 
 
-def test_the_bucket_count_grows_without_losing_the_dataset(writer_factory, monkeypatch):
+def test_the_bucket_count_grows_with_the_dataset_without_losing_it(writer_factory, monkeypatch):
     monkeypatch.setattr(index, "ROWS_PER_BUCKET", 2)
+
+    def buckets():
+        return read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"]
+
     writer_factory().write(records_collection(*frames(A, 0, 1)))  # 2 chunks: 1 bucket
+    assert buckets() == 1
     second = writer_factory().write(records_collection(*[chunk_frame(f"/in/v{i}.mp4", 0, 1) for i in range(7)]))
-    assert read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"] == 4
+    assert buckets() == 8  # 9 chunks in the dataset, about 2 a bucket
     assert second["totals"]["videos"] == 8 and second["totals"]["chunks"] == 9
-    third = writer_factory().write(None, pd.DataFrame([record(B, 0)]))  # a small run keeps 4 buckets
-    assert third["totals"]["videos"] == 9 and third["totals"]["chunks"] == 9
-    assert read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"] == 4
+    third = writer_factory().write(None, pd.DataFrame([record(B, 0)]))  # no chunks added: 8 buckets still
+    assert third["totals"]["videos"] == 9 and third["totals"]["chunks"] == 9 and buckets() == 8
+    # Small runs add up: the dataset's size, not the run's, sets the count.
+    for i in range(4):
+        last = writer_factory().write(records_collection(*frames(f"/in/w{i}.mp4", 0, 1)))
+    assert buckets() == 16 and last["totals"]["chunks"] == 17 and last["totals"]["videos"] == 13
 
 
 def test_chunks_of_a_run_that_never_reached_the_reduction_are_found_by_their_markers(writer_factory):
