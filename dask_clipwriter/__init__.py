@@ -3,6 +3,7 @@
 from ._version import __version__
 from .build import clip_records_from_map
 from .clip_writer import ClipWriter, ClipWriterStage
+from .manifest import SettingsChangedError
 from .records import CLIP_COLUMNS, RecordError, clip_records_meta, video_records_meta
 from .settings import SettingsError, WriterSettings
 from .sink import SinkError
@@ -16,6 +17,7 @@ __all__ = [
     "ClipWriter",
     "ClipWriterStage",
     "RecordError",
+    "SettingsChangedError",
     "SettingsError",
     "SinkError",
     "WriterSettings",

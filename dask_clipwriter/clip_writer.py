@@ -130,8 +130,8 @@ class ClipWriter:
             summary = result.iloc[0]
 
         ``progress=True`` prints a progress line (partitions done, clips, MB written); any
-        object with ``update(rows)`` and ``close()`` (:class:`ProgressHook`) is told about
-        each writer partition as it finishes instead.
+        object with ``update(rows, partitions)`` and ``close()`` (:class:`ProgressHook`) is
+        told about the writer partitions as they finish instead (their stats rows).
 
         Some bad input only shows across partitions: a chunk split across partitions, one
         clip uuid in two chunks, two video paths that would share output files. Before
@@ -149,9 +149,9 @@ class ClipWriter:
         ``existing="overwrite"``, which replaces the dataset. A real run after a dry run
         replaces the dry run's documents.
         """
+        start = self._plan_start(producer)
         if check_partitioning and clips is not None:
             precheck_partitioning(clips, self.settings.input_path)
-        start = self._plan_start(producer)
         started = dask.delayed(start_run, pure=False)(self.settings, start)
         hook = _progress_hook(progress, clips) if compute else None
         run = uuid.uuid4().hex if hook is not None else None
@@ -168,7 +168,6 @@ class ClipWriter:
             if hook is not None:
                 hook.close()
         return result.iloc[0]
-
 
     def _plan_start(self, producer: Mapping[str, Any] | None) -> RunStart:
         """How this run starts on the dataset, decided on the client from its manifest: a run
