@@ -8,7 +8,6 @@ import os
 import pytest
 from clip_helpers import chunk_frame, read_json, records_collection, tree
 
-from dask_clipwriter import SinkError
 from dask_clipwriter.manifest import SettingsChangedError
 from dask_clipwriter.verify import verify
 
@@ -114,15 +113,3 @@ def test_temporary_files_of_stopped_writers_are_cleared_by_the_next_run(writer_f
     assert [p.message for p in verify(str(writer_factory.out))] == ["temporary file left by a writer that was stopped"]
     writer_factory(resume=True).write(two_chunks())
     assert list(leftovers.iterdir()) == [] and verify(str(writer_factory.out)) == []
-
-
-def test_a_read_only_output_fails_at_once_naming_the_path(writer_factory):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders: run as a user to test this")
-    writer_factory.out.mkdir()
-    writer_factory.out.chmod(0o555)
-    try:
-        with pytest.raises(SinkError):
-            writer_factory().write(two_chunks())
-    finally:
-        writer_factory.out.chmod(0o755)
