@@ -14,6 +14,7 @@ from .config import JobSettings, apply_config_files, resolve_job_config, setting
 from .options import option_help, option_kind
 from .manifest import ManifestError
 from .records import RecordError
+from .reduction import IndexPartError
 from .settings import SettingsError, WriterSettings
 from .sink import SinkError
 from .writer import ChunkWriteError
@@ -47,12 +48,16 @@ def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dic
         flag = "--" + name.replace("_", "-")
         dest = "set:" + ",".join(f"{g}.{name}" for g in owners[name])
         kind = option_kind(f)
-        text = f"{option_help(f)} (default: {_config_default(owners[name], name)})"
+        text = option_help(f)
+        if "default:" not in text:  # a help line that says its default in words keeps it
+            text += f" (default: {_config_default(owners[name], name)})"
         if kind is bool:
             section.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind is list:
             section.add_argument(flag, dest=dest, default=None, metavar="A,B",
                                  type=lambda value: [t for t in value.split(",") if t], help=text)
+        elif f.metadata.get("choices"):
+            section.add_argument(flag, dest=dest, default=None, choices=f.metadata["choices"], help=text)
         else:
             section.add_argument(flag, dest=dest, default=None, type=kind, metavar=kind.__name__.upper(),
                                  help=text)
@@ -114,8 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "on a LocalCluster, a dataset in a local folder.")
     demo.add_argument("--output", dest="demo_dir", default="demo-output",
                       help="folder for the sample videos and the dataset (default: ./demo-output)")
-    demo.add_argument("--log-level", default="WARNING")
-    demo.add_argument("--n-workers", type=int, default=None)
+    demo.add_argument("--log-level", default="WARNING", help="Python log level for dask_clipwriter (default: WARNING)")
+    demo.add_argument("--n-workers", type=int, default=None, help="number of local workers (default: 2)")
 
     write = sub.add_parser("write", help="write clip records stored as a Parquet dataset",
                            description="Write clip records (and optional video records) stored as Parquet.",
@@ -158,6 +163,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = _overrides(args) | {"input_path": args.input_path, "output_path": args.output_path,
                                     "cluster": args.cluster}
     cfg = resolve_job_config(_stage_settings_cls(), overrides)
+    from .clip_writer import ClipWriter
+
+    # A run that would mix two datasets is refused before a cluster is started.
+    ClipWriter.from_settings(cfg.writer).check_dataset(producer=cfg.stages.content_settings())
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:
         summary = run_job(cfg, client)
@@ -240,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, FileNotFoundError) as exc:
         print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
         return 2
-    except (RecordError, ChunkWriteError, SinkError, ManifestError) as exc:
+    except (RecordError, ChunkWriteError, SinkError, ManifestError, IndexPartError) as exc:
         # Bad input or a store that failed: one line naming what and where, no traceback.
         print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
         return 1

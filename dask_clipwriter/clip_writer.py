@@ -6,6 +6,7 @@ come through :meth:`ClipWriter.write`.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -149,15 +150,20 @@ class ClipWriter:
         ``existing="overwrite"``, which replaces the dataset. A real run after a dry run
         replaces the dry run's documents.
         """
-        start = self._plan_start(producer)
+        start = self.check_dataset(producer)
+        if start.remove:
+            log.warning("replacing the dataset at %s: its settings differ and existing='overwrite' was asked for",
+                        self.settings.output_path)
+        # Chunks in the run: counted by the check, else one per partition (as the job makes them).
+        chunks = 0 if clips is None else clips.npartitions
         if check_partitioning and clips is not None:
-            precheck_partitioning(clips, self.settings.input_path)
-        started = dask.delayed(start_run, pure=False)(self.settings, start)
+            chunks = precheck_partitioning(clips, self.settings.input_path)
+        run_start = dask.delayed(start_run, pure=False)(self.settings, start)
         hook = _progress_hook(progress, clips) if compute else None
         run = uuid.uuid4().hex if hook is not None else None
         videos = video_collection(videos)
-        stats = None if clips is None else stats_collection(clips, self.settings, videos, run, started)
-        summary = summary_collection(stats, self.settings, videos, start.manifest, started)
+        stats = None if clips is None else stats_collection(clips, self.settings, videos, run, run_start)
+        summary = summary_collection(stats, self.settings, videos, start.manifest, run_start, chunks=chunks)
         if not compute:
             return summary
         client = _current_client()
@@ -169,12 +175,15 @@ class ClipWriter:
                 hook.close()
         return result.iloc[0]
 
-    def _plan_start(self, producer: Mapping[str, Any] | None) -> RunStart:
-        """How this run starts on the dataset, decided on the client from its manifest: a run
-        that would mix two datasets is refused here, before anything is planned."""
+    def check_dataset(self, producer: Mapping[str, Any] | None = None) -> RunStart:
+        """How a run with these settings (and ``producer``'s) would start on the dataset at
+        output_path, from its manifest; raises SettingsChangedError for a run that would mix
+        two datasets. ``write`` calls it first; a job can call it before it starts a cluster."""
         path = layout.manifest_path(self.settings.output_path)
         old = read_manifest(make_sink(self.settings).read_if_exists(path), path)
-        new = Manifest(settings=content_settings(self.settings.public_dict()), producer=dict(producer or {}),
+        # As JSON gives them back (tuples become lists), so a later run compares like with like.
+        producer = json.loads(json.dumps(dict(producer or {})))
+        new = Manifest(settings=content_settings(self.settings.public_dict()), producer=producer,
                        written_by=f"dask_clipwriter {__version__}")
         return plan_run_start(old, new, output_path=self.settings.output_path, existing=self.settings.existing,
                               all_outputs=layout.dataset_outputs(d for pair in EMBEDDING_ALGORITHMS.values() for d in pair))

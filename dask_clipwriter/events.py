@@ -1,7 +1,7 @@
 """Progress from the writer partitions while the one graph runs.
 
 Each writer partition reports its stats rows as it finishes: on a distributed worker as an
-event on :data:`TOPIC` (the scheduler forwards it to the clients that subscribed), in a
+event on the write's own topic (the scheduler forwards it to the clients that subscribed), in a
 process without workers (Dask's local schedulers) straight to the listeners registered
 here. The client never has to hold the writers' results to see progress, so the graph
 is computed in one go and the reduction starts on rows that are still on the workers.
@@ -20,6 +20,12 @@ import pandas as pd
 from .stats_rows import STATS_COLUMNS, rows_frame
 
 TOPIC = "dask_clipwriter-chunks"
+
+
+def topic(run: str) -> str:
+    """The event topic of one write: its own, so that two writes on one client (whose topic
+    handlers are one per topic) never take each other's events."""
+    return f"{TOPIC}-{run}"
 
 _listeners: dict[str, Any] = {}
 _listeners_lock = threading.Lock()
@@ -46,7 +52,7 @@ def report(run: str | None, rows: pd.DataFrame) -> None:
         worker = None
     if worker is not None:
         # Plain tuples in column order: the smallest message to pass on to the client.
-        worker.log_event(TOPIC, {"run": run, "rows": list(rows.itertuples(index=False, name=None))})
+        worker.log_event(topic(run), list(rows.itertuples(index=False, name=None)))
         return
     with _listeners_lock:
         listener = _listeners.get(run)
@@ -90,9 +96,7 @@ def listening(run: str, hook: ProgressHook, client=None) -> Iterator[None]:
     done = threading.Event()
 
     def on_event(event) -> None:
-        _, message = event
-        if message.get("run") == run:
-            arrived.put(message["rows"])
+        arrived.put(event[1])
 
     def feed() -> None:
         while True:
@@ -108,11 +112,11 @@ def listening(run: str, hook: ProgressHook, client=None) -> Iterator[None]:
 
     feeder = threading.Thread(target=feed, name="clipwriter-progress", daemon=True)
     feeder.start()
-    client.subscribe_topic(TOPIC, on_event)
+    client.subscribe_topic(topic(run), on_event)
     try:
         yield
     finally:
-        client.unsubscribe_topic(TOPIC)
+        client.unsubscribe_topic(topic(run))
         done.set()
         feeder.join()
         with _listeners_lock:

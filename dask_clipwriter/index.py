@@ -73,18 +73,26 @@ def chunk_table(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[list(CHUNK_COLUMNS)].astype(CHUNK_COLUMNS).reset_index(drop=True)
 
 
+#: What a chunk's marker does not hold, so a run that only resumes the chunk keeps it from
+#: the chunk's earlier row: its clips' error keys, what was missing, its files' sizes.
+NOT_IN_MARKER = ("errors", "missing", "bytes")
+
+
 def merge_chunks(old: pd.DataFrame, run_rows: pd.DataFrame) -> pd.DataFrame:
     """The chunk table after a run: the run's rows replace earlier rows of the same chunk.
 
-    A chunk the run only resumed (its marker existed) keeps the file sizes its earlier row
-    recorded: a resumed chunk's files were not looked at."""
+    A chunk the run only resumed (its marker existed, its files were not looked at) keeps
+    what its earlier row knew beyond the marker (:data:`NOT_IN_MARKER`)."""
     new = chunk_table(run_rows)
     resumed = (run_rows["status"] == "resumed").to_numpy()
     if resumed.any() and len(old):
-        earlier = dict(zip(zip(old["video"], old["clip_chunk_index"]), old["bytes"], strict=True))
-        new.loc[resumed, "bytes"] = [
-            earlier.get((video, index), sizes) for video, index, sizes in
-            zip(new.loc[resumed, "video"], new.loc[resumed, "clip_chunk_index"], new.loc[resumed, "bytes"], strict=True)]
+        earlier = old.set_index(KEY)[list(NOT_IN_MARKER)]
+        keys = pd.MultiIndex.from_frame(new.loc[resumed, KEY])
+        known = earlier.reindex(keys)
+        for name in NOT_IN_MARKER:
+            values = known[name].to_numpy()
+            mine = new.loc[resumed, name].to_numpy()
+            new.loc[resumed, name] = [k if isinstance(k, str) else m for k, m in zip(values, mine, strict=True)]
     merged = pd.concat([old, new], ignore_index=True) if len(old) else new
     merged = merged.drop_duplicates(KEY, keep="last")
     return merged.sort_values(KEY, kind="stable").reset_index(drop=True)

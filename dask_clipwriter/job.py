@@ -61,21 +61,32 @@ def plan_videos(probes: list[dict[str, Any]], stages) -> tuple[list, pd.DataFram
     return plans, video_records_frame(rows)
 
 
-def chunk_records(item, resume_marker: str | None, *, stages, storage_options: dict[str, Any]) -> pd.DataFrame:
+def _complete(marker: str, plan, output_path: str, storage_options: dict[str, Any]) -> bool:
+    """Whether the chunk's marker is there, whole, and lists exactly the planned clips: the
+    same test the writer makes (a marker it would not trust must not spare the decoding)."""
+    from .documents import read_chunk_document
+    from .sink import FileSink
+
+    data = FileSink(output_path, storage_options=storage_options).read_if_exists(marker)
+    try:
+        stats = None if data is None else read_chunk_document(data, plan.video, plan.chunk_index)
+    except ValueError:
+        return False
+    return stats is not None and set(stats.clips + stats.filtered_clips) == {span.uuid for span in plan.spans}
+
+
+def chunk_records(item, resume_marker: str | None, *, stages, storage_options: dict[str, Any],
+                  output_path: str) -> pd.DataFrame:
     """One partition: the clip records of one chunk (runs on a worker)."""
     plan, probe = item
-    if resume_marker is not None:
-        import fsspec
-
-        fs, path = fsspec.url_to_fs(resume_marker, **storage_options)
-        if fs.exists(path):
-            # Already complete: the writer reads this chunk's marker and skips it, so only
-            # the keys are needed; nothing is decoded again.
-            return pd.DataFrame([
-                {"video": plan.video, "clip_chunk_index": plan.chunk_index, "span_uuid": span.uuid,
-                 "span_start": span.start, "span_end": span.end}
-                for span in plan.spans
-            ])
+    if resume_marker is not None and _complete(resume_marker, plan, output_path, storage_options):
+        # Already complete: the writer reads this chunk's marker and skips it, so only the
+        # keys are needed; nothing is decoded again.
+        return pd.DataFrame([
+            {"video": plan.video, "clip_chunk_index": plan.chunk_index, "span_uuid": span.uuid,
+             "span_start": span.start, "span_end": span.end}
+            for span in plan.spans
+        ])
     from .video.chunk import SourceVideoError, process_chunk
 
     try:
@@ -125,7 +136,7 @@ def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, pro
             ]
             clips = clip_records_from_map(
                 chunk_records, wave, markers, stages=cfg.stages, storage_options=writer.storage_options,
-                meta=clip_records_meta(), label="clip-chunk",
+                output_path=writer.output_path, meta=clip_records_meta(), label="clip-chunk",
             ) if wave else None
             # One chunk per partition by construction: no partitioning check needed.
             summary = ClipWriter.from_settings(writer).write(
@@ -136,8 +147,11 @@ def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, pro
         progress.close()
     if len(waves) > 1:
         finished = time.time()
+        # A video whose chunks span waves is in several waves' figures: count the job's own.
+        run.update(videos=len(video_records), videos_failed=int(video_records["error"].notna().sum()),
+                   waves=len(waves))
         summary = {**summary, "started_at": summary_time(started), "finished_at": summary_time(finished),
-                   "elapsed_s": round(finished - started, 3), "run": {**run, "waves": len(waves)}}
+                   "elapsed_s": round(finished - started, 3), "run": run}
         sink = make_sink(writer)
         sink.put(layout.summary_path(writer.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
     return summary
@@ -161,11 +175,12 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
 
     summary = write_in_waves(cfg, plans, video_records, ChunkProgress(len(plans), stream=stream))
     totals, run = summary["totals"], summary["run"]
+    resumed = f" ({run['chunks_resumed']} already complete, not redone)" if run["chunks_resumed"] else ""
     print(
-        f"done in {time.monotonic() - started:.1f} s: {run['videos']} videos, {run['chunks']} chunks, "
-        f"{run['num_clips_passed']} clips passed, {run['num_clips_filtered']} filtered, "
-        f"{sum(run['files_written'].values())} files / {sum(run['bytes_written'].values()) / 1e6:.1f} MB "
-        f"written, {sum(run['files_skipped'].values())} skipped, {run['videos_failed']} videos failed; "
+        f"done in {time.monotonic() - started:.1f} s: {run['videos']} videos, {run['chunks']} chunks{resumed}, "
+        f"{run['num_clips_passed']} clips passed, {run['num_clips_filtered']} filtered; "
+        f"{sum(run['files_written'].values())} files / {sum(run['bytes_written'].values()) / 1e6:.1f} MB written, "
+        f"{sum(run['files_skipped'].values())} existing files kept; {run['videos_failed']} videos failed; "
         f"the dataset now holds {totals['videos']} videos, {totals['chunks']} chunks",
         file=stream, flush=True,
     )

@@ -102,6 +102,8 @@ class RunStart:
 
     remove: tuple[str, ...]
     manifest: Manifest
+    #: the dataset has no manifest yet: the writers record it before their first file
+    record: bool = False
 
 
 def plan_run_start(old: Manifest, new: Manifest, *, output_path: str, existing: str,
@@ -113,6 +115,8 @@ def plan_run_start(old: Manifest, new: Manifest, *, output_path: str, existing: 
     clean real run's. Other changes: refused, unless ``existing`` is ``overwrite``, which
     replaces the whole dataset (every output of ``all_outputs``)."""
     changes = settings_change(old, new)
+    if not old.settings:
+        return RunStart((), new.with_index(old.index_buckets, old.index_chunks), record=True)
     if not changes:
         return RunStart((), new.with_index(old.index_buckets, old.index_chunks))
     if set(changes) == {"dry_run"} and changes["dry_run"] == (True, False):

@@ -3,8 +3,10 @@ chunks. Pure: rows of (video, clip_chunk_index, partition, clip_uuids) in, messa
 
 The writer's precheck feeds it the key columns before anything is written, one group of
 rows at a time (:func:`uuid_rows` and ``bucket`` columns let the groups be formed so that
-every problem falls inside one group); the reduction feeds it the writers' stats rows of
-a bucket (which carry the same four columns) as a last guard.
+every problem falls inside one group). The reduction feeds it the writers' stats rows of
+each bucket (which carry the same four columns): a last guard against chunks split across
+partitions when the precheck was turned off; a uuid in two buckets' chunks only the
+precheck finds.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The clip and video record contract (shared/spec/clip-records.md), declared once.
+"""The clip and video record contract (docs/spec/clip-records.md), declared once.
 
 The fields of :class:`ClipRecord` and :class:`VideoRecord` *are* the columns. Each field's
 kind (``values.KINDS``) says how the column is held in pandas, how it is stored in Parquet

@@ -24,7 +24,6 @@ from . import layout
 from .chunk_files import empty_video_marker
 from .documents import dumps, read_chunk_document, video_document
 from .index import (
-    COMPACT_EVERY,
     bucket_count,
     empty_chunks,
     in_bucket,
@@ -33,7 +32,6 @@ from .index import (
     merge_videos,
     read_table,
     table_bytes,
-    with_bucket,
 )
 from .manifest import Manifest, manifest_bytes
 from .partitioning import conflicts
@@ -50,7 +48,7 @@ from .summary import (
     summary_document,
     video_entry,
 )
-from .writer import make_sink
+from .writer import by_bucket, make_sink
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +60,12 @@ SPLIT_EVERY = 8
 # One bucket of videos (runs on a worker)
 
 
-def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, started: bytes | None = None,
+def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, run_start: bytes | None = None,
                   partition_info: dict | None = None, *, settings: WriterSettings, buckets: int,
                   old_buckets: int) -> pd.DataFrame:
     """Write the JSONs of this run's videos in one bucket, merge the run into the bucket's
     index parts, and return the bucket's :class:`SummaryPart` (in a one-row frame).
-    ``started`` is the run's start task (a dependency, for a run without clip records)."""
+    ``run_start`` is the run's start task (a dependency, for a run without clip records)."""
     bucket = int((partition_info or {}).get("number", 0))
     sink = make_sink(settings)
     rows = rows.reset_index(drop=True)
@@ -93,9 +91,9 @@ def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, starte
         record = video_records.get(video)
         if record is not None and record.error and video in chunk_videos_in_run:
             raise RecordError(f"video record {video!r} has an error ({record.error}) but also clip records")
-        entry, found = _finish_video(sink, settings, video, record, per_video.get(video) or Totals(),
-                                     indices.get(video, set()), in_run=video in in_run, counts=counts)
-        part.add_entry(entry, in_run=video in in_run)
+        per_video[video], found = _finish_video(
+            sink, settings, video, record, per_video.get(video) or Totals(), indices.get(video, set()),
+            in_run=video in in_run, counts=counts, part=part)
         recovered.extend(found)
     if recovered:
         chunks = merge_chunks(chunks, pd.concat(recovered, ignore_index=True))
@@ -103,7 +101,7 @@ def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, starte
     sink.put_many([(layout.index_part_path(settings.output_path, "chunks", buckets, bucket), table_bytes(chunks)),
                    (layout.index_part_path(settings.output_path, "videos", buckets, bucket), table_bytes(known_videos))],
                   existing="overwrite")
-    part.dataset = Totals.of_rows(chunks, DATASET_COUNTERS) if recovered else sum_totals(per_video.values())
+    part.dataset = sum_totals(per_video.values())
     part.run.add(Totals(counters={"files_written": counts.files_written, "bytes_written": counts.bytes_written,
                                   "files_skipped": counts.files_skipped}))
     part.trim_entries()
@@ -111,32 +109,39 @@ def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, starte
 
 
 def _finish_video(sink: FileSink, settings: WriterSettings, video: str, record: VideoRecord | None,
-                  totals: Totals, have: set[int], *, in_run: bool, counts: SinkCounts) -> tuple[dict, list[pd.DataFrame]]:
-    """One video: its summary entry, and the rows of chunks found by their markers alone.
-    Its documents are (re)written when this run gave it chunks or a record."""
+                  totals: Totals, have: set[int], *, in_run: bool, counts: SinkCounts,
+                  part: SummaryPart) -> tuple[Totals, list[pd.DataFrame]]:
+    """One video: its entry goes into ``part``; returns its totals (with chunks found by
+    their markers alone) and those chunks' rows. Its documents are (re)written when this run
+    gave it chunks or a record."""
     if record is not None and record.error:
         # [ours] An unreadable video gets an error entry in summary.json and no files.
-        return video_entry(video, totals, error=record.error), []
+        part.add_entry(video_entry(video, totals, error=record.error), in_run=in_run)
+        return totals, []
     rel = _rel(video, settings.input_path)
-    known = record is not None and record.num_clip_chunks is not None
-    absent = [i for i in range(record.num_clip_chunks if known else max(have, default=-1) + 1) if i not in have]
+    # Chunks are numbered 0..n-1: n from the video record, else from the highest chunk seen.
+    expected = record.num_clip_chunks if record is not None and record.num_clip_chunks is not None else (
+        max(have, default=-1) + 1)
+    absent = [i for i in range(expected) if i not in have]
     found = _markers_of_missing_chunks(sink, settings.output_path, video, rel, absent) if absent else []
     for row in found:
         totals = Totals().add(totals).add(Totals.of_rows(row, DATASET_COUNTERS))
         have = have | {int(row["clip_chunk_index"].iloc[0])}
+    expected = max(expected, max(have, default=-1) + 1)
     doc = video_document(video, record, num_total_clips=totals.counts["num_clips_passed"] + totals.counts[
-        "num_clips_filtered"], num_clip_chunks=totals.chunks)
+        "num_clips_filtered"], num_clip_chunks=expected)
     if in_run:
-        # A video without clips gets its empty chunk 0 document; one whose chunks are only
-        # missing (expected but not written) must not: that would mark chunk 0 complete.
-        without_clips = not totals.chunks and not (known and record.num_clip_chunks)
-        files = [empty_video_marker(settings.output_path, video, rel)] if without_clips else []
+        # A video whose record says it has no chunks gets its empty chunk 0 document; one
+        # whose chunks are only missing must not (that would mark chunk 0 complete).
+        says_none = record is not None and record.num_clip_chunks == 0 and not have
+        files = [empty_video_marker(settings.output_path, video, rel)] if says_none else []
         files.append((layout.video_json_path(settings.output_path, rel), dumps(doc)))
         # Under the skip policy a video's documents are still replaced when the dataset
         # changed under them (chunks added by a later run); identical ones are skipped.
         counts.add(sink.put_many(files, existing="update" if settings.existing == "skip" else None))
     missing = [i for i in range(int(doc["num_clip_chunks"] or 0)) if i not in have]
-    return video_entry(video, totals, missing_chunks=missing), found
+    part.add_entry(video_entry(video, totals, missing_chunks=missing), in_run=in_run)
+    return totals, found
 
 
 def _refuse_conflicts(sink: FileSink, settings: WriterSettings, rows: pd.DataFrame) -> None:
@@ -156,10 +161,16 @@ def _rel(video: str, input_path: str) -> str:
         raise RecordError(f"video record {video!r}: {exc}") from None
 
 
+class IndexPartError(RuntimeError):
+    """A part of the dataset index that is missing or damaged; the message names it and says
+    how to rebuild the index."""
+
+
 def _read_index(sink: FileSink, output_path: str, bucket: int, buckets: int, old_buckets: int):
     """The bucket's rows of the index as the last complete run left it (empty tables for a
     new dataset). After the bucket count grew, a bucket's rows come from the old bucket it
-    was part of."""
+    was part of. Every part of an index must be there: one that is not would silently drop
+    its videos from the dataset's totals."""
     if not old_buckets:
         return empty_chunks(), video_records_meta()
     source = bucket % old_buckets
@@ -168,9 +179,14 @@ def _read_index(sink: FileSink, output_path: str, bucket: int, buckets: int, old
         path = layout.index_part_path(output_path, table, old_buckets, source)
         data = sink.read_if_exists(path)
         try:
-            part = template if data is None else read_table(data, template)
+            if data is None:
+                raise FileNotFoundError("missing")
+            part = read_table(data, template)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
-            raise RecordError(f"cannot read the dataset index part {path}: {exc}") from exc
+            raise IndexPartError(
+                f"cannot read the dataset index part {path}: {exc}; to rebuild the index, remove "
+                f"{layout.output_subpath(output_path, layout.BOOKKEEPING_DIR)} and run again with resume "
+                "(complete chunks are read from their markers, not written again)") from exc
         tables.append(in_bucket(part, bucket, buckets) if buckets != old_buckets else part)
     return tuple(tables)
 
@@ -235,31 +251,21 @@ def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Ma
 # The graph
 
 
-def _bucketed(frame, buckets: int):
-    """``frame`` with its rows moved to the partition of their video's bucket (partition b
-    holds bucket b: known divisions, so two bucketed frames line up). The frames are small
-    (stats rows, video records): Dask's task shuffle moves them without the fixed cost of a
-    peer-to-peer shuffle."""
-    meta = frame._meta.assign(bucket=pd.Series([], dtype="int64"))
-    bucketed = frame.map_partitions(with_bucket, buckets, meta=meta)
-    if buckets == 1:
-        return bucketed.repartition(npartitions=1).set_index("bucket", sorted=True, divisions=(0, 0))
-    return bucketed.set_index("bucket", divisions=(*range(buckets), buckets - 1), shuffle_method="tasks")
-
-
-def summary_collection(stats, settings: WriterSettings, videos=None, manifest: Manifest = Manifest(), started=None):
+def summary_collection(stats, settings: WriterSettings, videos=None, manifest: Manifest = Manifest(), run_start=None,
+                       *, chunks: int | None = None):
     """The reduction over the writers' stats rows (``stats``; None: video records alone) and
     the video records: a one-element Dask Series whose value is the summary. ``manifest`` is
-    the run's (its bucket count: the index as the run starts); ``started`` the run's start
-    task, which the reduction waits for when there are no writers."""
+    the run's (its bucket count: the index as the run starts); ``run_start`` the run's start
+    task, which the reduction waits for when there are no writers; ``chunks`` how many
+    chunks the run brings (default: one per partition of ``stats``)."""
     import dask.dataframe as dd
 
     rows = dd.from_pandas(stats_meta(), npartitions=1) if stats is None else stats
     # The dataset's chunks and the run's: a bucket holds both.
-    buckets = bucket_count(manifest.index_chunks + (0 if stats is None else stats.npartitions), manifest.index_buckets)
-    if rows.npartitions > COMPACT_EVERY:
-        rows = rows.repartition(npartitions=math.ceil(rows.npartitions / COMPACT_EVERY))
-    inputs = [_bucketed(rows, buckets), None if videos is None else _bucketed(videos, buckets), started]
+    if chunks is None:
+        chunks = 0 if stats is None else stats.npartitions
+    buckets = bucket_count(manifest.index_chunks + chunks, manifest.index_buckets)
+    inputs = [by_bucket(rows, buckets), None if videos is None else by_bucket(videos, buckets), run_start]
     parts = dd.map_partitions(finish_bucket, *inputs, settings=settings, buckets=buckets,
                               old_buckets=manifest.index_buckets, meta=_part_meta(), clear_divisions=True,
                               token="clipwriter-bucket")

@@ -39,22 +39,25 @@ class WriterSettings:
     input_path: str
     upload_clips: bool = option(True, "write clip mp4 files (clips/, filtered_clips/)")
     dry_run: bool = option(False, "write no clip-level files; still count and write video/chunk JSON and summary.json")
-    generate_embeddings: bool = option(False, "log and count passed clips without an embedding")
-    generate_previews: bool = option(False, "log and count windows of passed clips without a WebP preview")
+    generate_embeddings: bool = option(False, "expect an embedding for every passed clip: log and count those "
+                                              "without one (embeddings present are written either way)")
+    generate_previews: bool = option(False, "expect a WebP preview for every window of a passed clip: log and "
+                                            "count those without one (--make-previews makes them)")
     generate_captions: bool = option(False, "accepted for compatibility; captions are written whenever present")
     embedding_algorithm: str = option("cosmos-embed1-224p", ", ".join(EMBEDDING_ALGORITHMS))
     caption_models: tuple[str, ...] = option(
-        help="caption models whose captions are written, in priority order", factory=tuple)
+        help="caption models whose captions the writer writes, in priority order", factory=tuple)
     enhanced_caption_models: tuple[str, ...] = option(
         help="enhanced-caption models whose captions are written, in priority order", factory=tuple)
     verbose: bool = option(False, "log one line per file and per chunk")
-    max_workers: int = option(6, "concurrent file writes within one partition", minimum=1)
+    max_workers: int = option(6, "concurrent file writes within one partition", minimum=1, maximum=256)
     log_stats: bool = option(False, "accepted for compatibility (reserved)")
     storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     existing: str = option("skip", "what to do with a file that exists: skip or overwrite",
                            choices=EXISTING_FILE_POLICIES)
     resume: bool = option(False, "skip chunks whose processed_clip_chunks marker exists (no decoding either)")
-    write_retries: int = option(3, "retries of a failed file write before the chunk fails", minimum=0)
+    write_retries: int = option(3, "retries of a failed call to the store before the chunk fails", minimum=0,
+                                maximum=20)
 
     def __post_init__(self) -> None:
         for name in ("output_path", "input_path"):

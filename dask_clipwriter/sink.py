@@ -21,7 +21,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import time
 import uuid
 from collections import Counter
@@ -184,9 +183,13 @@ class FileSink:
         if len(items) <= 1 or self.max_workers == 1:
             written = [self.put(path, data, existing=existing) for path, data in items]
         else:
-            with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="clipwriter-put") as pool:
+            pool = ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="clipwriter-put")
+            try:
                 futures = [pool.submit(self.put, path, data, existing=existing) for path, data in items]
                 written = [future.result() for future in futures]
+            finally:
+                # After a failure, the writes not yet started are dropped: the chunk has failed.
+                pool.shutdown(wait=True, cancel_futures=True)
         counts = SinkCounts()
         for (path, data), was_written in zip(items, written, strict=True):
             counts.record(directory_of(self.root, path), was_written, len(data))
@@ -265,28 +268,22 @@ class FileSink:
         self._check_local_dir(directory, path)
         if os.path.isdir(fs_path):
             raise IsADirectoryError(errno.EISDIR, f"a directory is where the file {path} belongs")
-        tmp = self._temporary_file(directory)
+        tmp = self._temporary_file()
         try:
             with open(tmp, "wb") as fh:
                 fh.write(data)
-            try:
-                os.replace(tmp, fs_path)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                # A folder on another filesystem (a mount inside output_path): rename beside it.
-                beside = os.path.join(directory, f".{os.path.basename(fs_path)}.{uuid.uuid4().hex}.tmp")
-                shutil.move(tmp, beside)
-                tmp = beside
-                os.replace(tmp, fs_path)
-        except BaseException:
+            os.replace(tmp, fs_path)
+        except BaseException as exc:
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+            if isinstance(exc, OSError) and exc.errno == errno.EXDEV:
+                raise SinkError(f"cannot write {path}: its folder is on another filesystem than output_path, and a "
+                                "file cannot be renamed into place across filesystems (mount output_path whole)") from exc
             raise
 
-    def _temporary_file(self, directory: str) -> str:
+    def _temporary_file(self) -> str:
         folder = os.path.join(self._root_fs_path, TEMPORARY_DIR)
         if folder not in self._checked_dirs:
             os.makedirs(folder, exist_ok=True)

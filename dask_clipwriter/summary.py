@@ -169,7 +169,7 @@ def summary_document(part: SummaryPart, *, settings: Mapping[str, Any], started:
     totals.update(videos=part.videos, videos_complete=part.videos_complete, videos_failed=part.videos_failed)
     run = part.run.as_dict(RUN_COUNTERS, resumed=True)
     run.update(videos=part.videos_in_run, videos_failed=part.videos_failed_in_run)
-    entries = sorted(part.entries, key=lambda e: e["video"])[:MAX_LISTED_VIDEOS]
+    entries = part.entries  # sorted and bounded as the parts were added up
     return {
         "started_at": summary_time(started),
         "finished_at": summary_time(finished),

@@ -74,8 +74,9 @@ def make_sink(settings: WriterSettings) -> FileSink:
 
 def start_run(settings: WriterSettings, start: RunStart) -> bytes:
     """Before the first partition writes: remove what the run replaces and the temporary
-    files killed writers left. Every writer task depends on it and gets the run's manifest,
-    which the first partition to write records (so bad input writes nothing at all)."""
+    files killed writers left. Every writer task depends on it; for a new dataset each gets
+    the run's manifest to record before its first file (so bad input writes nothing at all,
+    and a run that dies has still recorded what made the dataset)."""
     sink = make_sink(settings)
     manifest = manifest_bytes(start.manifest)
     for name in start.remove:
@@ -85,7 +86,8 @@ def start_run(settings: WriterSettings, start: RunStart) -> bytes:
     cleared = sink.clear_temporary()
     if cleared:
         log.warning("removed %d temporary files left by writers that were stopped", cleared)
-    return manifest
+    # The partitions record the manifest only where the dataset has none yet.
+    return manifest if start.record else None
 
 
 def write_partition(
@@ -118,17 +120,22 @@ def write_partition(
     return rows
 
 
-def chunk_marker(sink: FileSink, path: str, video: str, index: int):
-    """The chunk's completion record, when it is there and whole (ChunkStats); None when it
-    is absent or damaged (a damaged one is reported: the chunk is written again)."""
+def chunk_marker(sink: FileSink, path: str, video: str, index: int, clips: set[str]):
+    """The chunk's completion record, when it is there, whole, and lists exactly ``clips``
+    (the chunk's clip uuids): ChunkStats; otherwise None, and the chunk is written again (a
+    damaged marker, or one left by other input, is reported)."""
     data = sink.read_if_exists(path)
     if data is None:
         return None
     try:
-        return read_chunk_document(data, video, index)
+        stats = read_chunk_document(data, video, index)
     except ValueError as exc:
         log.warning("chunk marker %s is damaged (%s); the chunk is written again", path, exc)
         return None
+    if set(stats.clips + stats.filtered_clips) != clips:
+        log.warning("chunk marker %s lists other clips than the records; the chunk is written again", path)
+        return None
+    return stats
 
 
 def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
@@ -147,7 +154,7 @@ def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: in
 def _write_chunk_files(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
                        source: VideoRecord | None, partition: int, started: float) -> dict[str, Any]:
     marker_path = layout.chunk_json_path(settings.output_path, rel, index)
-    marker = chunk_marker(sink, marker_path, video, index)
+    marker = chunk_marker(sink, marker_path, video, index, {clip.span_uuid for clip in clips})
     counts = SinkCounts()
     chunk_bytes: Counter = Counter()
     if settings.resume and marker is not None:
@@ -185,8 +192,9 @@ def _sources_of(sources: pd.DataFrame | None, videos: set[str]) -> dict[str, Vid
     every video record (there may be millions)."""
     if sources is None or not len(sources):
         return {}
-    present = sources.index.intersection(sorted(videos))
-    return normalise_video_frame(sources.loc[present].reset_index())
+    # get_indexer uses the index's hash table, built once per worker for the shared frame.
+    positions = sources.index.get_indexer(sorted(videos))
+    return normalise_video_frame(sources.iloc[positions[positions >= 0]].reset_index())
 
 
 def source_values(videos: pd.DataFrame) -> pd.DataFrame:
@@ -208,7 +216,7 @@ def video_collection(videos):
     return videos.repartition(npartitions=1) if videos.npartitions > 1 else videos
 
 
-def stats_collection(clips, settings: WriterSettings, videos=None, run: str | None = None, started=None):
+def stats_collection(clips, settings: WriterSettings, videos=None, run: str | None = None, run_start=None):
     """The per-partition writers: a collection of stats rows, one per chunk.
 
     ``videos`` is a one-partition collection of video records (or None); only its source
@@ -219,7 +227,7 @@ def stats_collection(clips, settings: WriterSettings, videos=None, run: str | No
         meta = source_values(videos._meta)
         sources = videos.map_partitions(source_values, meta=meta, token="clipwriter-sources")
     return clips.map_partitions(
-        write_partition, settings, sources, run, started, meta=stats_meta(), enforce_metadata=False,
+        write_partition, settings, sources, run, run_start, meta=stats_meta(), enforce_metadata=False,
         align_dataframes=False, token="clipwriter-write",
     )
 
@@ -245,24 +253,29 @@ def _uuid_problems(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"problem": pd.Series(uuid_conflicts(rows), dtype=object)})
 
 
-def _grouped(frame, column: str, groups: int):
-    """``frame``'s rows in ``groups`` partitions, rows with the same ``column`` value together."""
+def by_bucket(frame, buckets: int, column: str = "video"):
+    """``frame``'s rows moved to the partition of their ``column`` value's bucket: partition b
+    holds bucket b (known divisions, so two frames bucketed alike line up, and a bucket
+    without rows is still a partition). Many small partitions are joined first, and the
+    rows (stats rows, keys, video records: small) move with Dask's task shuffle, without the
+    fixed cost of a peer-to-peer shuffle."""
     if frame.npartitions > COMPACT_EVERY:
         frame = frame.repartition(npartitions=math.ceil(frame.npartitions / COMPACT_EVERY))
     meta = frame._meta.assign(bucket=pd.Series([], dtype="int64"))
-    bucketed = frame.map_partitions(with_bucket, groups, column, meta=meta)
-    if groups == 1:
-        return bucketed.repartition(npartitions=1)
-    return bucketed.shuffle("bucket", npartitions=groups, shuffle_method="tasks")
+    bucketed = frame.map_partitions(with_bucket, buckets, column, meta=meta)
+    if buckets == 1:
+        return bucketed.repartition(npartitions=1).set_index("bucket", sorted=True, divisions=(0, 0))
+    return bucketed.set_index("bucket", divisions=(*range(buckets), buckets - 1), shuffle_method="tasks")
 
 
-def check_partitioning(clips, input_path: str) -> None:
+def check_partitioning(clips, input_path: str) -> int:
     """Refuse, before anything is written, what only shows across partitions: a chunk split
     across partitions, one clip uuid in two chunks, and videos whose output names are
     refused (outside input_path, ``..``, an empty component). Reads only the three key
     columns (cheap where the source reads columns alone, like Parquet; a source computed by
     a function, ``from_map``, builds its partitions once more). Rows are grouped by video
-    and by uuid, so no task holds more than a bucket's worth of keys."""
+    and by uuid, so no task holds more than a bucket's worth of keys. Returns how many
+    chunks the records hold (the reduction sizes its buckets by it)."""
     import dask.dataframe as dd
 
     check_clip_columns(clips.columns, dict(clips.dtypes))
@@ -270,10 +283,12 @@ def check_partitioning(clips, input_path: str) -> None:
     keys = clips[["video", "clip_chunk_index", "span_uuid"]].map_partitions(_partition_keys, meta=meta)
     groups = bucket_count(keys.npartitions, 0)
     problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object)})
-    by_video = _grouped(keys, "video", groups).map_partitions(_chunk_problems, input_path, meta=problem_meta)
-    by_uuid = _grouped(keys.map_partitions(uuid_rows, meta=meta), "clip_uuids", groups).map_partitions(
+    by_video = by_bucket(keys, groups).map_partitions(_chunk_problems, input_path, meta=problem_meta)
+    by_uuid = by_bucket(keys.map_partitions(uuid_rows, meta=meta), groups, "clip_uuids").map_partitions(
         _uuid_problems, meta=problem_meta)
-    problems = dd.concat([by_video, by_uuid]).compute()["problem"].tolist()
+    found, chunks = dask.compute(dd.concat([by_video, by_uuid]), keys.shape[0])
+    problems = found["problem"].tolist()
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise RecordError("; ".join(problems[:5]) + more)
+    return int(chunks)

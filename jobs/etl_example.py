@@ -34,10 +34,11 @@ def store_chunk(item, path: str, stages) -> int:
     """On a worker: one chunk's clip records, stored as a Parquet file (bytes stay there)."""
     import pyarrow.parquet as pq
 
-    from dask_clipwriter.job import chunk_records
     from dask_clipwriter.stored_records import clip_records_to_table
+    from dask_clipwriter.video.chunk import process_chunk
 
-    table = clip_records_to_table(chunk_records(item, None, stages=stages, storage_options={}))
+    plan, probe = item
+    table = clip_records_to_table(process_chunk(plan, probe, stages))
     pq.write_table(table, path)
     return table.num_rows
 

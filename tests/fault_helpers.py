@@ -6,6 +6,7 @@ import contextlib
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 
@@ -16,8 +17,9 @@ class PausableProxy:
     it is unreachable (connection refused) until ``resume()`` listens on the same port again.
     """
 
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, bytes_per_second: float | None = None):
         self.target = (target_host, target_port)
+        self.bytes_per_second = bytes_per_second  # None: as fast as it goes
         self.port = 0
         self._listener: socket.socket | None = None
         self._connections: list[socket.socket] = []
@@ -66,11 +68,12 @@ class PausableProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
+                if self.bytes_per_second:
+                    time.sleep(len(data) / self.bytes_per_second)
         except OSError:
             pass
         finally:

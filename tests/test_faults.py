@@ -5,6 +5,7 @@ nothing, and the tree is byte for byte a clean run's (summary.json's times aside
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -203,8 +204,11 @@ def test_a_source_removed_between_probe_and_chunk(job_videos, tmp_path, cluster_
 
 
 @pytest.mark.s3
-def test_a_writer_killed_mid_upload_leaves_no_open_multipart_upload(s3_bucket, tmp_path):
+def test_a_writer_killed_mid_upload_leaves_no_open_multipart_upload(s3_endpoint, s3_bucket, tmp_path):
     name, options, fs = s3_bucket
+    host, port = s3_endpoint.removeprefix("http://").split(":")
+    # 120 MB at 40 MB/s: three seconds of upload, and the kill comes after one.
+    slow = PausableProxy(host, int(port), bytes_per_second=40e6)
     script = tmp_path / "upload.py"
     script.write_text(
         "import json, sys\n"
@@ -212,10 +216,13 @@ def test_a_writer_killed_mid_upload_leaves_no_open_multipart_upload(s3_bucket, t
         "sink = FileSink(sys.argv[1], storage_options=json.loads(sys.argv[2]))\n"
         "print('uploading', flush=True)\n"
         "sink.put(sys.argv[1] + '/clips/big.mp4', bytes(120 * 2**20))\n")
-    upload = subprocess.Popen([sys.executable, str(script), f"s3://{name}/out", __import__("json").dumps(options)],
+    through = {**options, "client_kwargs": {"endpoint_url": slow.url}}
+    upload = subprocess.Popen([sys.executable, str(script), f"s3://{name}/out", json.dumps(through)],
                               stdout=subprocess.PIPE, text=True)
     assert upload.stdout.readline() == "uploading\n"
-    time.sleep(0.5)  # into the upload of 120 MB (s3fs would go multipart above 50 MB)
+    time.sleep(1.0)  # into the upload (s3fs would go multipart above 50 MB)
     upload.send_signal(signal.SIGKILL)
     upload.wait()
-    assert fs.list_multipart_uploads(name) == []
+    slow.pause()
+    assert not fs.exists(f"{name}/out/clips/big.mp4")  # it was killed mid-upload ...
+    assert fs.list_multipart_uploads(name) == []  # ... and left nothing open

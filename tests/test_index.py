@@ -59,10 +59,14 @@ def test_a_run_replaces_its_chunks_and_keeps_the_rest():
     assert second["bytes"].tolist() == ['{"clips": 100}', '{"clips": 7}', '{"clips": 7}']
 
 
-def test_a_resumed_chunk_keeps_its_known_file_sizes():
-    first = merge_chunks(empty_chunks(), rows(0, sizes={"clips": 100}))
+def test_a_resumed_chunk_keeps_what_its_marker_does_not_hold():
+    written = rows(0, sizes={"clips": 100})
+    written["errors"], written["missing"] = '{"transcode": 2}', '{"clips_without_bytes": 1}'
+    first = merge_chunks(empty_chunks(), written)
     again = merge_chunks(first, rows(0, 1, status="resumed"))
     assert again["bytes"].tolist() == ['{"clips": 100}', "{}"]
+    assert again["errors"].tolist() == ['{"transcode": 2}', "{}"]
+    assert again["missing"].tolist() == ['{"clips_without_bytes": 1}', "{}"]
 
 
 def test_video_records_replace_earlier_ones():

@@ -78,6 +78,15 @@ def test_a_damaged_marker_is_named_and_its_chunk_redone(writer_factory, caplog, 
     assert verify(str(writer_factory.out)) == []
 
 
+def test_resuming_keeps_the_datasets_error_counts(writer_factory):
+    clips = lambda: records_collection(chunk_frame(V, 0, errors={"transcode": "short"}), chunk_frame(V, 1))  # noqa: E731
+    first = writer_factory().write(clips())
+    again = writer_factory(resume=True).write(clips())
+    assert again["run"]["chunks_resumed"] == 2 and again["run"]["errors"] == {}
+    assert again["totals"]["errors"] == first["totals"]["errors"] == {"transcode": 2}
+    assert again["totals"]["bytes"] == first["totals"]["bytes"]
+
+
 def test_a_marker_of_another_chunk_does_not_count(writer_factory):
     writer_factory().write(two_chunks())
     out = writer_factory.out

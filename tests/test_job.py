@@ -14,6 +14,7 @@ import pytest
 from clip_helpers import STAGES, read_json, spec_uuid, tree
 from PIL import Image
 
+from dask_clipwriter import verify
 from dask_clipwriter.config import JobConfig, JobSettings
 from dask_clipwriter.job import run_job
 from dask_clipwriter.settings import WriterSettings
@@ -142,6 +143,23 @@ def test_rerun_with_resume_decodes_nothing_again(job_run, cluster_client):
     assert summary["run"]["files_skipped"] == {"processed_clip_chunks": 1, "processed_videos": 3}
 
 
+def test_resume_decodes_a_chunk_whose_marker_is_damaged(job_run, cluster_client, tmp_path):
+    import shutil
+
+    out, first, videos = job_run
+    copy = tmp_path / "dataset"
+    shutil.copytree(out, copy)
+    (copy / "processed_clip_chunks/pan.mp4_1.json").write_bytes(b"{")
+    stages = StageSettings(**STAGES, embedder="example_plugins:colour_histogram_embedding")
+    writer = WriterSettings(output_path=str(copy), input_path=str(videos), generate_previews=True,
+                            generate_embeddings=True, resume=True)
+    with cluster_client.as_current():
+        summary = run_job(JobConfig(writer=writer, stages=stages), cluster_client, stream=sys.stderr)
+    assert summary["run"]["chunks_resumed"] == 2 and summary["run"]["chunks"] == 3
+    assert read_json(copy / "processed_clip_chunks/pan.mp4_1.json") == read_json(out / "processed_clip_chunks/pan.mp4_1.json")
+    assert verify(str(copy)) == []
+
+
 def test_waves_of_chunks_give_the_same_dataset(job_run, job_videos, tmp_path, cluster_client):
     out, first, _ = job_run
     waved = tmp_path / "waved"
@@ -152,6 +170,9 @@ def test_waves_of_chunks_give_the_same_dataset(job_run, job_videos, tmp_path, cl
         summary = run_job(JobConfig(writer=writer, stages=stages, job=JobSettings(wave_chunks=1)), cluster_client,
                           stream=sys.stderr)
     assert summary["run"]["waves"] == 3 and summary["run"]["chunks"] == first["run"]["chunks"] == 3
+    # pan's two chunks went in two waves; it counts once, as in the one-graph run.
+    assert summary["run"]["videos"] == first["run"]["videos"] == 5
+    assert summary["run"]["videos_failed"] == first["run"]["videos_failed"] == 2
     # The same totals; the metas' bytes hold the output path, which differs in length here.
     def without_metas(totals):
         return {**totals, "bytes": {k: v for k, v in totals["bytes"].items() if k != "metas"}}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from clip_helpers import chunk_frame, read_json, records_collection
 
-from dask_clipwriter import index
+from dask_clipwriter import index, reduction
 
 A, B = "/in/a.mp4", "/in/b.mp4"
 
@@ -100,9 +100,32 @@ def test_chunks_of_a_run_that_never_reached_the_reduction_are_found_by_their_mar
     assert summary["run"]["chunks"] == 1
 
 
-def test_a_damaged_index_part_is_named(writer_factory):
+@pytest.mark.parametrize("damage", ["garbage", "missing"])
+def test_a_damaged_or_missing_index_part_is_named_with_the_way_out(writer_factory, damage):
     writer_factory().write(records_collection(*frames(A, 0)))
     part = writer_factory.out / ".clipwriter/index/b1/chunks-00000.parquet"
-    part.write_bytes(b"not parquet")
-    with pytest.raises(Exception, match=f"cannot read the dataset index part {part}"):
+    part.write_bytes(b"not parquet") if damage == "garbage" else part.unlink()
+    with pytest.raises(reduction.IndexPartError, match=f"cannot read the dataset index part {part}: .*remove "
+                                                       f"{writer_factory.out}/.clipwriter and run again with resume"):
         writer_factory().write(records_collection(*frames(A, 1)))
+    # The way out works: the index is rebuilt, from the markers for what the run does not bring.
+    shutil.rmtree(writer_factory.out / ".clipwriter")
+    summary = writer_factory(resume=True).write(records_collection(*frames(A, 0, 1)))
+    # Both chunks were complete (the failed run's writers had finished chunk 1).
+    assert summary["totals"]["chunks"] == 2 and summary["run"]["chunks_resumed"] == 2
+
+
+def test_buckets_follow_the_chunks_the_check_counted_not_the_partitions(writer_factory, monkeypatch):
+    monkeypatch.setattr(index, "ROWS_PER_BUCKET", 2)
+    one_partition = pd.concat([chunk_frame(f"/in/v{i}.mp4", 0, 1) for i in range(8)], ignore_index=True)
+    writer_factory().write(records_collection(one_partition))
+    assert read_json(writer_factory.out / ".clipwriter/manifest.json")["index_buckets"] == 4
+
+
+def test_a_video_record_given_before_its_clips_does_not_hide_them(writer_factory):
+    bare = {"video": A, "width": 640}  # no chunk count: nothing says the video has no clips
+    writer_factory().write(None, pd.DataFrame([bare]))
+    assert not (writer_factory.out / "processed_clip_chunks/a.mp4_0.json").exists()
+    summary = writer_factory(resume=True).write(records_collection(*frames(A, 0)))
+    assert summary["run"]["chunks_resumed"] == 0 and summary["totals"]["num_clips_passed"] == 2
+    assert read_json(writer_factory.out / "processed_clip_chunks/a.mp4_0.json")["num_clips_passed"] == 2

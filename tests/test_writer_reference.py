@@ -16,6 +16,7 @@ import reference as ref
 from dask_clipwriter import ClipWriter, clip_records_from_map
 
 SHARED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "spec" / "examples"
+DOCS_SPEC = Path(__file__).resolve().parents[1] / "docs" / "spec"
 
 
 @pytest.fixture
@@ -32,10 +33,12 @@ def _expected(name: str, out: Path) -> bytes:
     return ref.expected(name).replace(b"/data/out", str(out).encode())
 
 
-@pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="shared/spec not beside the repo")
-def test_copied_examples_match_the_spec():
+@pytest.mark.skipif(not SHARED_EXAMPLES.is_dir(), reason="the project's shared/spec is not beside the repo")
+def test_copied_examples_and_documents_match_the_spec():
     for path in SHARED_EXAMPLES.glob("*.json"):
         assert (ref.DATA / path.name).read_bytes() == path.read_bytes(), path.name
+    for path in SHARED_EXAMPLES.parent.glob("*.md"):
+        assert (DOCS_SPEC / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 @pytest.mark.parametrize(

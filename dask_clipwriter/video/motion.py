@@ -1,4 +1,4 @@
-"""Motion scores of a clip from its H.264 motion vectors (shared/spec/video-source.md, §5).
+"""Motion scores of a clip from its H.264 motion vectors (docs/spec/video-source.md, §5).
 
 Two halves, kept apart so the math can be tested on hand-made arrays:
 

@@ -1,6 +1,6 @@
 """Fixed-stride clip spans, clip uuids and chunks, planned from a video's probe alone.
 
-The rules are those of shared/spec/clip-records.md ("Deterministic ids"), which follow NeMo
+The rules are those of docs/spec/clip-records.md ("Deterministic ids"), which follow NeMo
 Curator's ``FixedStrideExtractorStage`` (spans and uuids) and the chunking of its
 ``ClipTranscodingStage`` (``grouping.split_by_chunk_size`` with the size function
 ``int(end - start)``). Nothing here decodes video: the number of chunks of a video is known

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..options import check_options, option
+from ..settings import SettingsError
 from . import listing, motion, plan, previews, windows
 
 MOTION_FILTER_MODES = ("enable", "score-only", "disable")
@@ -25,7 +26,8 @@ class StageSettings:
     min_clip_length_s: float = option(plan.DEFAULT_MIN_CLIP_LENGTH_S, "drop a clip shorter than this, seconds",
                                       minimum=0)
     num_clips_per_chunk: int = option(plan.DEFAULT_NUM_CLIPS_PER_CHUNK,
-                                      "a chunk closes at this many clips' worth (x 8 s) of clip seconds", minimum=1)
+                                      "chunk size: a chunk closes once it holds num-clips-per-chunk x 8 s of clips",
+                                      minimum=1)
 
     # Listing the source videos
     extensions: tuple[str, ...] = option(listing.DEFAULT_VIDEO_EXTENSIONS, "video file extensions to list")
@@ -61,7 +63,8 @@ class StageSettings:
     embedder: str | None = option(None, "plug-in 'package.module:callable' giving the clip embedding")
     embedding_fps: float = option(2.0, "frames per second given to the embedder", above=0)
     captioner: str | None = option(None, "plug-in 'package.module:callable' captioning each window")
-    caption_model: str = option("qwen", "model name the captioner's captions are stored under")
+    caption_model: str = option("qwen", "model name the --captioner's captions are stored under (list it in "
+                                        "--caption-models for the writer to write them)")
     enhanced_captioner: str | None = option(None, "plug-in 'package.module:callable' enhancing each caption")
     enhanced_caption_model: str = option("qwen_lm", "model name the enhanced captions are stored under")
     caption_fps: float = option(2.0, "frames per second given to the captioners", above=0)
@@ -71,7 +74,7 @@ class StageSettings:
         if not self.extensions or isinstance(self.extensions, str):
             problems.append(f"extensions must be a non-empty list of names, got {self.extensions!r}")
         if problems:
-            raise ValueError("invalid stage settings: " + "; ".join(problems))
+            raise SettingsError("invalid stage settings: " + "; ".join(problems))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,4 @@
-"""Caption windows over the frames of a clip (shared/spec/clip-records.md).
+"""Caption windows over the frames of a clip (docs/spec/clip-records.md).
 
 A window is a range of frame indices inside the clip, end inclusive; the captioner gets one
 window at a time and each window of a passed clip gets its own preview
