@@ -43,7 +43,8 @@ def group_chunks(records: list[ClipRecord]) -> dict[ChunkKey, list[ClipRecord]]:
 
 def chunk_rels(chunks: dict[ChunkKey, list[ClipRecord]], input_path: str) -> dict[ChunkKey, str]:
     """``<rel>`` of every chunk, after the checks that need a whole partition: a clip uuid
-    appears once, and every video lies inside ``input_path``. Raises RecordError."""
+    appears once, every video lies inside ``input_path`` and gives names every filesystem
+    accepts, and a chunk's embeddings have one length. Raises RecordError."""
     seen: dict[str, ChunkKey] = {}
     for key, clips in chunks.items():
         for clip in clips:
@@ -55,12 +56,36 @@ def chunk_rels(chunks: dict[ChunkKey, list[ClipRecord]], input_path: str) -> dic
                 )
             seen[clip.span_uuid] = key
     rels = {}
-    for video, index in chunks:
+    for (video, index), clips in chunks.items():
         try:
             rels[(video, index)] = layout.relative_video_path(video, input_path)
         except layout.LayoutError as exc:
             raise RecordError(f"chunk {index} of video {video!r}: {exc}") from None
+        _check_embedding_lengths(video, index, clips)
     return rels
+
+
+def _check_embedding_lengths(video: str, index: int, clips: list[ClipRecord]) -> None:
+    """One chunk's embeddings share one length: a reader stacks them (its Parquet file)."""
+    lengths = {}
+    for clip in clips:
+        if clip.embedding is not None:
+            lengths.setdefault(clip.embedding.shape[1], clip.span_uuid)
+    if len(lengths) > 1:
+        (a, first), (b, second) = sorted(lengths.items())[:2]
+        raise RecordError(f"chunk {index} of video {video!r}: embeddings of different lengths, {a} (clip {first}) "
+                          f"and {b} (clip {second})")
+
+
+def check_video_records(records: dict[str, VideoRecord], input_path: str) -> None:
+    """Refuse video records whose videos would not give output names (outside input_path,
+    ``..``, names no filesystem takes); a record with an error writes no files."""
+    for video, record in records.items():
+        if not record.error:
+            try:
+                layout.relative_video_path(video, input_path)
+            except layout.LayoutError as exc:
+                raise RecordError(f"video record {video!r}: {exc}") from None
 
 
 def probe_clips(clips: list[ClipRecord]) -> dict[str, dict[str, Any] | None]:

@@ -11,12 +11,13 @@ from typing import Any
 
 from ._version import __version__
 from .config import JobSettings, apply_config_files, resolve_job_config, settings_fields
-from .options import option_help, option_kind
 from .manifest import ManifestError
+from .options import option_help, option_kind
 from .records import RecordError
 from .reduction import IndexPartError
 from .settings import SettingsError, WriterSettings
 from .sink import SinkError
+from .video.plugins import PluginError
 from .writer import ChunkWriteError
 
 log = logging.getLogger("dask_clipwriter")
@@ -86,6 +87,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: ``dask-clipwriter: error: ...`` and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"dask-clipwriter: error: {message} (see {self.prog} --help)\n")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", action="append", default=[], metavar="FILE",
                         help="YAML file with a 'clipwriter:' section (repeatable; later files win)")
@@ -93,17 +101,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="where the workers run (default: clipwriter.cluster.kind, 'local')")
     parser.add_argument("--n-workers", type=int, default=None, help="number of workers (local or SLURM jobs)")
     parser.add_argument("--log-level", default="WARNING", help="Python log level for dask_clipwriter")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dask-clipwriter",
         description="Write NeMo-Curator-compatible video clip datasets with Dask.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="the batch job: videos under --input to a dataset under --output",
                          description="List, probe, split, transcode, score and write a folder of videos.",
@@ -121,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the sample videos and the dataset (default: ./demo-output)")
     demo.add_argument("--log-level", default="WARNING", help="Python log level for dask_clipwriter (default: WARNING)")
     demo.add_argument("--n-workers", type=int, default=None, help="number of local workers (default: 2)")
+    demo.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
 
     write = sub.add_parser("write", help="write clip records stored as a Parquet dataset",
                            description="Write clip records (and optional video records) stored as Parquet.",
@@ -139,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", action="append", default=[], metavar="FILE",
                        help="YAML file with a 'clipwriter:' section (its storage-options are used)")
     check.add_argument("--log-level", default="WARNING")
+    check.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
     return parser
 
 
@@ -165,7 +176,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = resolve_job_config(_stage_settings_cls(), overrides)
     from .clip_writer import ClipWriter
 
-    # A run that would mix two datasets is refused before a cluster is started.
+    from .job import check_job_paths, check_plugins
+
+    # Wrong paths, plug-ins and a run that would mix two datasets are refused before a
+    # cluster starts (the plug-ins are loaded on the workers too, once they are up).
+    check_job_paths(cfg.writer)
+    check_plugins(cfg.stages)
     ClipWriter.from_settings(cfg.writer).check_dataset(producer=cfg.stages.content_settings())
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:
@@ -202,7 +218,8 @@ def cmd_write(args: argparse.Namespace) -> int:
     apply_config_files(args.config)
     overrides = _overrides(args) | {"input_path": args.input_path, "output_path": args.output_path,
                                     "cluster": args.cluster}
-    cfg = resolve_job_config(None, overrides)
+    # The records' video paths are stored as they were written: input_path is their prefix as given.
+    cfg = resolve_job_config(None, overrides, absolute_input=False)
     options = cfg.writer.storage_options
     # pyarrow dtypes keep bytes and nested columns intact (no string conversion).
     clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=options)
@@ -246,15 +263,23 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify}
     try:
         return commands[args.command](args)
-    except (SettingsError, FileNotFoundError) as exc:
-        print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
-        return 2
-    except (RecordError, ChunkWriteError, SinkError, ManifestError, IndexPartError) as exc:
-        # Bad input or a store that failed: one line naming what and where, no traceback.
-        print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
-        return 1
+    except (SettingsError, RecordError, PluginError, FileNotFoundError) as exc:
+        # The user's mistake (a flag, a config key, a record, a path): one line, exit code 2.
+        return _failed(args, exc, 2)
+    except (ChunkWriteError, SinkError, ManifestError, IndexPartError) as exc:
+        # The store or the dataset failed: one line naming what and where, exit code 1.
+        return _failed(args, exc, 1)
     except KeyboardInterrupt:
         return 130
+
+
+def _failed(args: argparse.Namespace, exc: BaseException, code: int) -> int:
+    if getattr(args, "debug", False):
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

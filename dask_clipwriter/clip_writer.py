@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dask
+import pandas as pd
 
 from . import layout
 from ._version import __version__
+from .chunk_files import check_video_records
 from .events import ProgressHook, listening
 from .manifest import (
     Manifest,
@@ -25,6 +27,7 @@ from .manifest import (
     read_manifest,
 )
 from .progress import ChunkProgress
+from .records import normalise_video_frame
 from .reduction import summary_collection
 from .settings import EMBEDDING_ALGORITHMS, WriterSettings
 from .writer import check_partitioning as precheck_partitioning
@@ -159,6 +162,10 @@ class ClipWriter:
         if check_partitioning and clips is not None:
             chunks = precheck_partitioning(clips, self.settings.input_path)
         run_start = dask.delayed(start_run, pure=False)(self.settings, start)
+        if videos is not None:
+            # Video records are small: checked here, on the client, before any task runs.
+            videos = videos if isinstance(videos, pd.DataFrame) else videos.compute()
+            check_video_records(normalise_video_frame(videos), self.settings.input_path)
         hook = _progress_hook(progress, clips) if compute else None
         run = uuid.uuid4().hex if hook is not None else None
         videos = video_collection(videos)

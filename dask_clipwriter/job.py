@@ -111,13 +111,15 @@ class _KeptOpen:
         pass
 
 
-def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, progress: ChunkProgress) -> dict[str, Any]:
+def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, progress: ChunkProgress,
+                   skipped: list[dict[str, str]] = ()) -> dict[str, Any]:
     """Write the planned chunks, ``cfg.job.wave_chunks`` at a time (all at once by default).
 
     Each wave is one write into the dataset, so a wave's graph stays small however many
     chunks the job has, and a job stopped between waves resumes with ``--resume``. The
     dataset index adds the waves up: the last summary describes the whole dataset; its
-    ``run`` figures are those of all waves."""
+    ``run`` figures are those of all waves. ``skipped`` (sources that were not listed, and
+    why) is noted in summary.json."""
     writer = cfg.writer
     size = cfg.job.wave_chunks or max(len(plans), 1)
     waves = [plans[start:start + size] for start in range(0, len(plans), size)] or [[]]
@@ -152,9 +154,57 @@ def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, pro
                    waves=len(waves))
         summary = {**summary, "started_at": summary_time(started), "finished_at": summary_time(finished),
                    "elapsed_s": round(finished - started, 3), "run": run}
+    if skipped:
+        summary = {**summary, "skipped_sources": list(skipped)}
+    if len(waves) > 1 or skipped:
         sink = make_sink(writer)
         sink.put(layout.summary_path(writer.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
     return summary
+
+
+def check_plugins(stages, client=None) -> None:
+    """The stages' plug-ins, before any chunk runs: importable, callable, with the right
+    arguments here (nothing is loaded); then loaded on every worker of ``client``, where
+    they run (a plug-in installed here but not there would fail every clip)."""
+    from .video.plugins import PLUGIN_ARGUMENTS, PluginError, check_plugin, load_plugin
+
+    named = {setting: getattr(stages, setting) for setting in PLUGIN_ARGUMENTS if getattr(stages, setting)}
+    for setting, path in named.items():
+        try:
+            check_plugin(path, PLUGIN_ARGUMENTS[setting])
+        except PluginError as exc:
+            raise PluginError(f"--{setting.replace('_', '-')}: {exc}") from None
+    if client is None or not named:
+        return
+
+    def load_all(paths):
+        problems = []
+        for setting, path in paths.items():
+            try:
+                load_plugin(path)
+            except PluginError as exc:
+                problems.append(f"--{setting.replace('_', '-')}: {exc}")
+        return problems
+
+    for worker, problems in client.run(load_all, named).items():
+        if problems:
+            raise PluginError(f"on worker {worker}: {problems[0]}")
+
+
+def check_job_paths(writer) -> None:
+    """Refuse, before anything runs, an input that is a file and an output inside the input
+    (or the same folder): the next run would list its own clips as source videos."""
+    import fsspec
+
+    from .settings import SettingsError
+
+    source, output = writer.input_path.rstrip("/"), writer.output_path.rstrip("/")
+    if output == source or output.startswith(source + "/"):
+        raise SettingsError(f"output_path {writer.output_path!r} is inside input_path {writer.input_path!r} (or is it): "
+                            "a later run would list its own clips as source videos; write the dataset elsewhere")
+    fs, path = fsspec.url_to_fs(source, **writer.storage_options)
+    if fs.isfile(path):
+        raise SettingsError(f"input_path {writer.input_path!r} is a file: give the folder that holds the videos")
 
 
 def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str, Any]:
@@ -164,16 +214,22 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
     stream = stream or sys.stderr
     started = time.monotonic()
     writer = cfg.writer
+    check_job_paths(writer)
+    check_plugins(cfg.stages, client)
+    skipped: list[tuple[str, str]] = []
     videos = list_videos(writer.input_path, extensions=cfg.stages.extensions, limit=cfg.stages.limit,
-                         storage_options=writer.storage_options)
+                         storage_options=writer.storage_options, skipped=skipped)
     print(f"found {len(videos)} videos under {writer.input_path}", file=stream, flush=True)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=stream, flush=True)
     probes = client.gather(client.map(probe_source, videos, storage_options=writer.storage_options))
     plans, video_records = plan_videos(probes, cfg.stages)
     failed = video_records["error"].notna().sum()
     print(f"planned {len(plans)} chunks, {int(video_records['num_total_clips'].fillna(0).sum())} clips"
           f"{f'; {failed} unreadable videos' if failed else ''}", file=stream, flush=True)
 
-    summary = write_in_waves(cfg, plans, video_records, ChunkProgress(len(plans), stream=stream))
+    summary = write_in_waves(cfg, plans, video_records, ChunkProgress(len(plans), stream=stream),
+                             skipped=[{"path": path, "reason": reason} for path, reason in skipped])
     totals, run = summary["totals"], summary["run"]
     resumed = f" ({run['chunks_resumed']} already complete, not redone)" if run["chunks_resumed"] else ""
     print(

@@ -135,7 +135,32 @@ def relative_video_path(video: str, input_path: str) -> str:
     if "" in parts:
         raise LayoutError(f"video {video!r} has an empty path component below input_path {input_path!r}: its "
                           f"output files would be those of {prefix + '/' + '/'.join(p for p in parts if p)!r}")
+    _check_names(video, parts)
     return rel
+
+
+#: The longest name a chunk marker adds to a video's last path component: ``_<index>.json``.
+MARKER_SUFFIX_BYTES = len(f"_{2**63 - 1}.json")
+#: What filesystems accept for one name (ext4, xfs, APFS, NTFS: 255 bytes or UTF-16 units).
+NAME_MAX_BYTES = 255
+
+
+def _check_names(video: str, parts: list[str]) -> None:
+    """Refuse a ``<rel>`` whose output names some filesystem would not take: a NUL byte, text
+    UTF-8 cannot hold, or a name (with the marker's suffix) over 255 bytes."""
+    if "\0" in video:
+        raise LayoutError(f"video {video!r} contains a NUL byte, which no file name may hold")
+    try:
+        sizes = [len(part.encode("utf-8")) for part in parts]
+    except UnicodeEncodeError:
+        raise LayoutError(f"video {video!r} is not valid Unicode (a lone surrogate: a file name that was not "
+                          "UTF-8?)") from None
+    limit = NAME_MAX_BYTES - MARKER_SUFFIX_BYTES
+    for part, size in zip(parts, sizes, strict=True):
+        if size > limit:
+            raise LayoutError(f"video {video!r} has a path component of {size} bytes ({part[:40]!r}...): with the "
+                              f"chunk files' suffix its output names would pass the {NAME_MAX_BYTES}-byte limit of "
+                              f"file names (at most {limit} bytes)")
 
 
 def directory_of(output_path: str, path: str) -> str:

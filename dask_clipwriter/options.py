@@ -51,10 +51,10 @@ def option_kind(f: dataclasses.Field) -> type:
     return str
 
 
-def _problem(f: dataclasses.Field, value: Any) -> str | None:
+def _problem(f: dataclasses.Field, value: Any, name: str | None = None) -> str | None:
     if value is None and option_default(f) is None:
         return None
-    meta, kind, name = f.metadata, option_kind(f), f.name
+    meta, kind, name = f.metadata, option_kind(f), name or f.name
     if kind is bool:
         return None if isinstance(value, bool) else f"{name} must be true or false, got {value!r}"
     if meta.get("choices"):
@@ -76,4 +76,12 @@ def _problem(f: dataclasses.Field, value: Any) -> str | None:
 def check_options(settings: Any) -> list[str]:
     """Every option of ``settings`` whose value is out of its type or range, as messages."""
     problems = (_problem(f, getattr(settings, f.name)) for f in option_fields(type(settings)).values())
+    return [p for p in problems if p]
+
+
+def check_values(cls, values: dict[str, Any], label) -> list[str]:
+    """The same checks on raw ``values`` for the options of ``cls``, each message naming the
+    option by ``label(name)`` (the command line names the flag and the config key)."""
+    fields = option_fields(cls)
+    problems = (_problem(fields[name], value, label(name)) for name, value in values.items() if name in fields)
     return [p for p in problems if p]

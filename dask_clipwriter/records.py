@@ -225,6 +225,8 @@ def normalise_clip_row(row: Mapping[str, Any], position: int) -> ClipRecord:
     video = cells.text("video", row.get("video"), required=True)
     cells.where = f"clip record {span_uuid} of video {video!r}"
     record = ClipRecord(**{column.name: _read(cells, column, row) for column in _CLIP_COLUMNS})
+    if record.span_start < 0:
+        raise cells.fail("span_start", f"must be >= 0 (seconds into the source), got {record.span_start}")
     if record.span_end < record.span_start:
         raise cells.fail("span_end", f"({record.span_end}) is before span_start ({record.span_start})")
     record.filtered_by = record.filtered_by or None  # "" means passed, as None does

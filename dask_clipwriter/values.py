@@ -32,6 +32,12 @@ class RecordError(ValueError):
     """A clip or video record breaks the contract; the message names record and column."""
 
 
+#: The integers a record may hold: what a 64-bit integer column (pandas, Parquet) holds.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+#: The largest magnitude a float16 holds: an embedding value beyond it would be stored as inf.
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
 @dataclass
 class Window:
     """One caption window of a clip: frames [start_frame, end_frame], captions per model."""
@@ -84,6 +90,16 @@ class Cells:
             raise self.fail(column, f"must be a string, got {type(value).__name__}")
         if required and not value:
             raise self.fail(column, "is empty")
+        return self._unicode(column, value)
+
+    def _unicode(self, column: str, value: str) -> str:
+        """Text that UTF-8 can hold: a lone surrogate would be written as an escape no reader
+        can decode."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise self.fail(column, f"holds text that is not valid Unicode (a lone surrogate at character "
+                                    f"{exc.start}: {value!r:.60})") from None
         return value
 
     def uuid(self, column: str, value: Any, *, required: bool = False) -> str | None:
@@ -102,11 +118,16 @@ class Cells:
         if isinstance(value, bool | np.bool_):
             raise self.fail(column, "must be an integer, got bool")
         if isinstance(value, numbers.Integral):
-            return int(value)
+            number = int(value)
         # Integer columns with gaps are float in pandas: accept whole floats.
-        if isinstance(value, numbers.Real) and float(value).is_integer():
-            return int(value)
-        raise self.fail(column, f"must be an integer, got {value!r}")
+        elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+            number = int(value)
+        else:
+            raise self.fail(column, f"must be an integer, got {value!r}")
+        low, high = INT64_RANGE
+        if not low <= number <= high:
+            raise self.fail(column, f"is {number}, beyond a 64-bit integer's range")
+        return number
 
     def index(self, column: str, value: Any, *, required: bool = False) -> int | None:
         """A non-negative integer (a chunk index)."""
@@ -150,7 +171,7 @@ class Cells:
                     continue
                 if not isinstance(key, str) or not isinstance(text, str):
                     raise TypeError
-                out[key] = text
+                out[self._unicode(column, key)] = self._unicode(f"{column}[{key!r}]", text)
         except (TypeError, ValueError):
             raise self.fail(column, f"must map strings to strings, got {value!r:.80}") from None
         return out
@@ -164,7 +185,8 @@ class Cells:
         items = _sequence(value)
         if items is None:
             raise self.fail(column, f"must be a list of window structs, got {type(value).__name__}")
-        windows = []
+        windows: list[Window] = []
+        seen: dict[tuple[int, int], int] = {}
         for i, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise self.fail(column, f"item {i} must be a struct/dict, got {type(item).__name__}")
@@ -173,6 +195,10 @@ class Cells:
             end = self.integer(f"{name}.end_frame", item.get("end_frame"), required=True)
             if start < 0 or end < start:
                 raise self.fail(name, f"has start_frame {start} and end_frame {end}; need 0 <= start_frame <= end_frame")
+            if (start, end) in seen:
+                raise self.fail(name, f"has the same frames ({start}_{end}) as {column}[{seen[(start, end)]}]: "
+                                      "both would be one preview file")
+            seen[(start, end)] = i
             windows.append(Window(
                 start_frame=start,
                 end_frame=end,
@@ -204,19 +230,34 @@ class Cells:
         return out
 
     def embedding(self, column: str, value: Any, *, required: bool = False) -> np.ndarray | None:
-        """One vector as a float64 array of shape (1, D)."""
+        """One vector as a float64 array of shape (1, D): finite real numbers that float16
+        (the stored type) holds."""
         if _absent(value):
             return None
         if isinstance(value, str):
             raise self.fail(column, "holds text, not numbers: " + CONVERT_STRING_HINT)
+        raw = np.asarray(value)
+        if raw.dtype == object:
+            kinds = {type(v).__name__ for v in raw.reshape(-1) if not isinstance(v, numbers.Real) or isinstance(v, bool)}
+            if kinds:
+                raise self.fail(column, f"must hold real numbers only, got {', '.join(sorted(kinds))}")
+        elif raw.dtype.kind not in "iuf":
+            names = {"b": "booleans", "c": "complex numbers"}
+            raise self.fail(column, f"must hold real numbers, got {names.get(raw.dtype.kind, str(raw.dtype))}")
         try:
-            array = np.asarray(value, dtype=np.float64)
+            array = raw.astype(np.float64)
         except (TypeError, ValueError):
             raise self.fail(column, f"must be a list or array of numbers, got {value!r:.80}") from None
         if array.size == 0:
             raise self.fail(column, "is empty")
         if array.ndim > 1 and array.shape[0] != 1:
             raise self.fail(column, f"must be one vector (shape (D,) or (1, D)), got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise self.fail(column, "holds NaN or infinite values")
+        largest = float(np.abs(array).max())
+        if largest > FLOAT16_MAX:
+            raise self.fail(column, f"holds {largest:g}, beyond float16's range (±{FLOAT16_MAX:g}): it would be "
+                                    "stored as infinity")
         return array.reshape(1, -1)
 
 

@@ -54,12 +54,12 @@ def test_precedence_defaults_file_env_flags(tmp_path, monkeypatch):
     assert (cfg.writer.input_path, cfg.writer.output_path, cfg.cluster_kind) == ("/in", "/out", "local")
 
 
-def test_unknown_option_is_named(tmp_path):
+def test_unknown_option_is_named_with_its_file_and_the_closest_key(tmp_path):
     conf = tmp_path / "typo.yaml"
     conf.write_text("clipwriter:\n  writer:\n    dryrun: true\n")
-    apply_config_files([conf])
-    with pytest.raises(SettingsError, match=r"unknown WriterSettings option\(s\) \['dryrun'\]"):
-        resolve_job_config(StageSettings, {"input_path": "/in", "output_path": "/out"})
+    with pytest.raises(SettingsError, match=rf"config file {conf}: unknown key clipwriter.writer.dryrun "
+                                            r"\(did you mean 'dry-run'\?\); known: caption-models, dry-run"):
+        apply_config_files([conf])
 
 
 def test_file_without_namespace_is_refused(tmp_path):

@@ -41,6 +41,19 @@ def make_cluster(kind: str, **options: Any):
     raise ValueError(f"unknown cluster kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
+def cluster_option_names(kind: str) -> set[str]:
+    """The options a ``kind`` cluster takes (for checking config keys): the local cluster's
+    keywords; for SLURM, ours (slurm.yaml) and every keyword dask-jobqueue's SLURMCluster
+    takes, when it is installed."""
+    if kind == "local":
+        from .local import make_local_cluster
+
+        return set(inspect.signature(make_local_cluster).parameters)
+    from .slurm import known_options
+
+    return known_options()
+
+
 def cluster_summary(cluster) -> str:
     """One line for a progress display: kind, workers up of requested, jobs, dashboard link."""
     info = getattr(cluster, "scheduler_info", None) or {}

@@ -29,6 +29,29 @@ LOG_DIRECTIVES = ("-o", "--output", "-e", "--error")
 register_defaults(DEFAULTS_FILE)
 
 
+def known_options() -> set[str]:
+    """Our SLURM options (slurm.yaml, OWN_OPTIONS) and every keyword SLURMCluster and its
+    job class take, when dask-jobqueue is installed."""
+    import inspect
+
+    import yaml
+
+    with DEFAULTS_FILE.open() as fh:
+        names = set(canonical(yaml.safe_load(fh)["clipwriter"]["cluster"]["slurm"])) | set(OWN_OPTIONS)
+    try:
+        from dask_jobqueue import SLURMCluster
+        from dask_jobqueue.slurm import SLURMJob
+    except ImportError:
+        return names
+    for target in (SLURMCluster, SLURMJob, *SLURMJob.__mro__[1:]):
+        try:
+            names |= {p for p in inspect.signature(target.__init__).parameters if p not in ("self", "args", "kwargs")}
+        except (TypeError, ValueError):
+            continue
+    names |= {"scheduler_options"}
+    return names
+
+
 def resolve_options(**options: Any) -> dict[str, Any]:
     """The effective options: config values overlaid with the non-None keyword arguments."""
     resolved = canonical(dask.config.get(NAMESPACE, default={}))

@@ -28,10 +28,13 @@ def list_videos(
     extensions: Iterable[str] = DEFAULT_VIDEO_EXTENSIONS,
     limit: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[str]:
     """Video files below ``input_path`` (recursively), sorted, at most ``limit`` of them.
 
-    Extensions match case-insensitively (``a.MP4`` is a video). ``input_path`` may also name
+    Extensions match case-insensitively (``a.MP4`` is a video). Only regular files are
+    videos: a FIFO or a broken link named like one would hang or fail the job; such names
+    are appended to ``skipped`` (when given) as (path, reason). ``input_path`` may also name
     one file. Raises FileNotFoundError when ``input_path`` does not exist.
     """
     import fsspec
@@ -50,10 +53,15 @@ def list_videos(
     else:
         prefix = spelled.rstrip("/") + "/"
         found = []
-        for path in fs.find(root):
+        for path, info in fs.find(root, detail=True).items():
             relative = _below(root, path)
-            if relative is not None and relative.lower().endswith(wanted):
+            if relative is None or not relative.lower().endswith(wanted):
+                continue
+            if info.get("type") == "file":
                 found.append(prefix + relative)
+            elif skipped is not None and info.get("type") != "directory":
+                reason = "a broken symbolic link" if info.get("islink") else "not a regular file"
+                skipped.append((prefix + relative, reason))
     found.sort()
     return found if limit is None else found[:limit]
 

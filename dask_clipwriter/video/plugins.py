@@ -70,8 +70,38 @@ def load_plugin(import_path: str) -> Any:
     return _load(import_path.strip())
 
 
-@functools.cache
-def _load(import_path: str) -> Any:
+#: The plug-in settings of the stages, and how many positional arguments each plug-in takes.
+PLUGIN_ARGUMENTS = {"aesthetic_scorer": 1, "embedder": 1, "captioner": 1, "enhanced_captioner": 2}
+
+
+def check_plugin(import_path: str, arguments: int) -> None:
+    """That ``import_path`` names something importable and callable with ``arguments``
+    positional arguments, without calling it (a class is not constructed: that may load a
+    model). Raises :class:`PluginError` saying what is wrong."""
+    import inspect
+
+    target = _resolve(import_path.strip() if isinstance(import_path, str) else import_path)
+    # A class: its instances are called, so it is their __call__ (self included) that counts.
+    call = inspect.getattr_static(target, "__call__", None) if isinstance(target, type) else target
+    if not callable(call):
+        what = f"class {target.__name__} without __call__" if isinstance(target, type) else type(target).__name__
+        raise PluginError(f"plug-in {import_path!r} is a {what}, not a callable")
+    try:
+        signature = inspect.signature(call)
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: trust it
+    args = (None,) * (arguments + 1) if isinstance(target, type) else (None,) * arguments  # + self
+    try:
+        signature.bind(*args)
+    except TypeError as exc:
+        raise PluginError(f"plug-in {import_path!r} cannot be called with {arguments} argument(s) "
+                          f"({exc}); see dask_clipwriter/video/plugins.py for its interface") from None
+
+
+def _resolve(import_path: Any) -> Any:
+    """The object an import path names (a class is returned as the class)."""
+    if not isinstance(import_path, str):
+        raise PluginError(f"a plug-in is named by a string 'package.module:callable', got {type(import_path).__name__}")
     module_name, sep, attribute = import_path.partition(":")
     if not sep or not module_name or not attribute:
         raise PluginError(f"plug-in path {import_path!r} must look like 'package.module:callable'")
@@ -85,6 +115,12 @@ def _load(import_path: str) -> Any:
             target = getattr(target, part)
         except AttributeError:
             raise PluginError(f"plug-in {import_path!r}: module {module_name!r} has no attribute {attribute!r}") from None
+    return target
+
+
+@functools.cache
+def _load(import_path: str) -> Any:
+    target = _resolve(import_path)
     if isinstance(target, type):
         try:
             target = target()
