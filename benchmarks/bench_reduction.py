@@ -128,7 +128,7 @@ def run_size(chunks: int, args, root: Path, wave: int | None = None) -> dict:
             for start in range(0, chunks, wave or chunks):
                 clips = clip_records_from_map(make_chunk, range(start, min(chunks, start + (wave or chunks))),
                                               clips=args.clips, chunks_per_video=args.chunks_per_video)
-                summary = writer.write(clips, progress=timeline, check_partitioning=False)
+                summary = writer.write(clips, progress=timeline, check_records=False)
         wall = time.perf_counter() - t0
         scheduler_mb = client.run_on_scheduler(rss_mb)
         worker_mb = max(client.run(rss_mb).values())

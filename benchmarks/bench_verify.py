@@ -44,7 +44,7 @@ def main() -> None:
     try:
         with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, Client(cluster):
             ClipWriter(str(root), "/bench/in", caption_models=["qwen"]).write(
-                clip_records_from_map(make_chunk, range(args.chunks)), check_partitioning=False)
+                clip_records_from_map(make_chunk, range(args.chunks)), check_records=False)
         files = sum(1 for p in root.rglob("*") if p.is_file())
         started = time.perf_counter()
         problems = verify(str(root))

@@ -251,7 +251,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a mistake argparse has already reported
+        return int(exc.code or 0)
     # distributed reads its log level when imported, in this process and in every worker
     # process it spawns (they inherit the environment): keep its INFO chatter off the terminal.
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")

@@ -30,7 +30,7 @@ from .progress import ChunkProgress
 from .records import normalise_video_frame
 from .reduction import summary_collection
 from .settings import EMBEDDING_ALGORITHMS, WriterSettings
-from .writer import check_partitioning as precheck_partitioning
+from .writer import check_records as precheck_records
 from .writer import make_sink, start_run, stats_collection, video_collection
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,8 @@ class ClipWriter:
         return f"ClipWriter({self.settings!r})"
 
     def write(self, clips, videos=None, *, compute: bool = True, progress: bool | ProgressHook = False,
-              check_partitioning: bool = True, producer: Mapping[str, Any] | None = None):
+              check_records: bool = True, producer: Mapping[str, Any] | None = None,
+              check_partitioning: bool | None = None):
         """Write the dataset for ``clips`` (a Dask DataFrame of clip records, or None when
         only video records are given).
 
@@ -137,14 +138,15 @@ class ClipWriter:
         object with ``update(rows, partitions)`` and ``close()`` (:class:`ProgressHook`) is
         told about the writer partitions as they finish instead (their stats rows).
 
-        Some bad input only shows across partitions: a chunk split across partitions, one
-        clip uuid in two chunks, two video paths that would share output files. Before
-        anything is written, ``check_partitioning`` (on by default) looks for them on the key
-        columns alone and raises :class:`~dask_clipwriter.records.RecordError` naming them.
-        That is cheap for records read from Parquet; records computed by a function
-        (``from_map``) are computed once more for it, so pass ``check_partitioning=False``
-        where the partitioning is right by construction (one chunk per partition, as the
-        batch job makes them). The reduction checks each bucket again as a last guard.
+        Bad records are refused before anything is written: ``check_records`` (on by
+        default) reads every partition once (all columns but the clip bytes) and makes each
+        check a writer would, then what only shows across partitions (a chunk split across
+        partitions, one clip uuid in two chunks), and raises
+        :class:`~dask_clipwriter.records.RecordError` naming the record and column. That is
+        cheap for records read from Parquet; records computed by a function (``from_map``)
+        are computed once more for it, so pass ``check_records=False`` where records are
+        right by construction (the batch job does). Without it each partition is still
+        checked before its own first file. ``check_partitioning`` is its former name.
 
         ``producer``: the settings of whatever made the records that decide their contents
         (the job passes its stages' settings). They are recorded in the dataset's manifest
@@ -157,10 +159,12 @@ class ClipWriter:
         if start.remove:
             log.warning("replacing the dataset at %s: its settings differ and existing='overwrite' was asked for",
                         self.settings.output_path)
+        if check_partitioning is not None:
+            check_records = check_partitioning
         # Chunks in the run: counted by the check, else one per partition (as the job makes them).
         chunks = 0 if clips is None else clips.npartitions
-        if check_partitioning and clips is not None:
-            chunks = precheck_partitioning(clips, self.settings.input_path)
+        if check_records and clips is not None:
+            chunks = precheck_records(clips, self.settings.input_path)
         run_start = dask.delayed(start_run, pure=False)(self.settings, start)
         if videos is not None:
             # Video records are small: checked here, on the client, before any task runs.

@@ -142,7 +142,7 @@ def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, pro
             ) if wave else None
             # One chunk per partition by construction: no partitioning check needed.
             summary = ClipWriter.from_settings(writer).write(
-                clips, video_records[keep], progress=_KeptOpen(progress), check_partitioning=False,
+                clips, video_records[keep], progress=_KeptOpen(progress), check_records=False,
                 producer=cfg.stages.content_settings())
             run = add_run_figures(run, summary["run"])
     finally:
@@ -203,6 +203,8 @@ def check_job_paths(writer) -> None:
         raise SettingsError(f"output_path {writer.output_path!r} is inside input_path {writer.input_path!r} (or is it): "
                             "a later run would list its own clips as source videos; write the dataset elsewhere")
     fs, path = fsspec.url_to_fs(source, **writer.storage_options)
+    if not fs.exists(path):
+        raise SettingsError(f"input_path {writer.input_path!r} does not exist")
     if fs.isfile(path):
         raise SettingsError(f"input_path {writer.input_path!r} is a file: give the folder that holds the videos")
 

@@ -11,33 +11,25 @@ precheck finds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
+
+from .records import ClipRecord
 
 #: The columns :func:`conflicts` reads, and their dtypes.
 KEY_COLUMNS = {"video": "object", "clip_chunk_index": "int64", "partition": "int64", "clip_uuids": "object"}
 
 
-def partition_keys(df: pd.DataFrame, partition: int) -> pd.DataFrame:
-    """One row per (video, chunk) of a partition of clip records: the shape ``conflicts`` reads.
-
-    Rows whose keys are not even of the right type are left out: their partition refuses
-    them, with the record and column named, before it writes anything."""
+def partition_keys(records: Iterable[ClipRecord], partition: int) -> pd.DataFrame:
+    """One row per (video, chunk) of a partition's records: the shape ``conflicts`` reads."""
     chunks: dict[tuple[str, int], list[str]] = {}
-    for video, index, clip in zip(df["video"].tolist(), df["clip_chunk_index"].tolist(), df["span_uuid"].tolist(),
-                                  strict=True):
-        if isinstance(video, str) and isinstance(clip, str) and _is_index(index):
-            chunks.setdefault((video, int(index)), []).append(clip.lower())
+    for record in records:
+        chunks.setdefault((record.video, record.clip_chunk_index), []).append(record.span_uuid)
     rows = [{"video": video, "clip_chunk_index": index, "partition": partition, "clip_uuids": "\n".join(clips)}
             for (video, index), clips in chunks.items()]
     return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
                          for name, dtype in KEY_COLUMNS.items()})
-
-
-def _is_index(value) -> bool:
-    try:
-        return not isinstance(value, bool) and float(value).is_integer()
-    except (TypeError, ValueError):
-        return False
 
 
 def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:

@@ -171,9 +171,12 @@ class Cells:
                     continue
                 if not isinstance(key, str) or not isinstance(text, str):
                     raise TypeError
-                out[self._unicode(column, key)] = self._unicode(f"{column}[{key!r}]", text)
+                out[key] = text
         except (TypeError, ValueError):
             raise self.fail(column, f"must map strings to strings, got {value!r:.80}") from None
+        for key, text in out.items():
+            self._unicode(column, key)
+            self._unicode(f"{column}[{key!r}]", text)
         return out
 
     def windows(self, column: str, value: Any, *, required: bool = False) -> list[Window]:

@@ -232,21 +232,17 @@ def stats_collection(clips, settings: WriterSettings, videos=None, run: str | No
     )
 
 
-def _partition_keys(df: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
-    return partition_keys(df, int((partition_info or {}).get("number", -1)))
+def _checked_keys(df: pd.DataFrame, input_path: str, partition_info: dict | None = None) -> pd.DataFrame:
+    """Every check a partition's writer would make before its first file (each cell but the
+    clip bytes, uuids, output names, embedding lengths), then its chunks' key rows."""
+    records = normalise_clip_partition(df)
+    chunk_rels(group_chunks(records), input_path)
+    return partition_keys(records, int((partition_info or {}).get("number", -1)))
 
 
-def _chunk_problems(keys: pd.DataFrame, input_path: str) -> pd.DataFrame:
-    """Problems of one group of chunk key rows (all rows of its videos): videos whose output
-    names are refused, chunks split across partitions."""
-    messages = []
-    for video in sorted(set(keys["video"])):
-        try:
-            layout.relative_video_path(video, input_path)
-        except layout.LayoutError as exc:
-            messages.append(f"video {video!r}: {exc}")
-    messages += [message for message, _ in conflicts(keys)]
-    return pd.DataFrame({"problem": pd.Series(messages, dtype=object)})
+def _chunk_problems(keys: pd.DataFrame) -> pd.DataFrame:
+    """Chunks split across partitions, in one group of chunk key rows (all rows of its videos)."""
+    return pd.DataFrame({"problem": pd.Series([message for message, _ in conflicts(keys)], dtype=object)})
 
 
 def _uuid_problems(rows: pd.DataFrame) -> pd.DataFrame:
@@ -268,22 +264,27 @@ def by_bucket(frame, buckets: int, column: str = "video"):
     return bucketed.set_index("bucket", divisions=(*range(buckets), buckets - 1), shuffle_method="tasks")
 
 
-def check_partitioning(clips, input_path: str) -> int:
-    """Refuse, before anything is written, what only shows across partitions: a chunk split
-    across partitions, one clip uuid in two chunks, and videos whose output names are
-    refused (outside input_path, ``..``, an empty component). Reads only the three key
-    columns (cheap where the source reads columns alone, like Parquet; a source computed by
-    a function, ``from_map``, builds its partitions once more). Rows are grouped by video
-    and by uuid, so no task holds more than a bucket's worth of keys. Returns how many
-    chunks the records hold (the reduction sizes its buckets by it)."""
+def check_records(clips, input_path: str) -> int:
+    """Refuse bad records before anything is written: every check a writer partition makes
+    before its first file (each cell, uuids, output names, embedding lengths), on every
+    partition, then what only shows across partitions: a chunk split across partitions, one
+    clip uuid in two chunks. Cheap where the source reads columns alone (Parquet: the clip
+    bytes of a binary column are not read); a source computed by a function (``from_map``)
+    is computed once more. Rows are grouped by video and by uuid, so
+    no task holds more than a bucket's worth of keys. Returns how many chunks the records
+    hold (the reduction sizes its buckets by it)."""
     import dask.dataframe as dd
 
     check_clip_columns(clips.columns, dict(clips.dtypes))
     meta = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in KEY_COLUMNS.items()})
-    keys = clips[["video", "clip_chunk_index", "span_uuid"]].map_partitions(_partition_keys, meta=meta)
+    # The clip bytes are left unread where the column can hold nothing else (a binary
+    # column, as stored records have): reading them would double the run's input.
+    binary = isinstance(clips.dtypes.get("buffer"), pd.ArrowDtype)
+    columns = [c for c in clips.columns if not (binary and c == "buffer")]
+    keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
     groups = bucket_count(keys.npartitions, 0)
     problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object)})
-    by_video = by_bucket(keys, groups).map_partitions(_chunk_problems, input_path, meta=problem_meta)
+    by_video = by_bucket(keys, groups).map_partitions(_chunk_problems, meta=problem_meta)
     by_uuid = by_bucket(keys.map_partitions(uuid_rows, meta=meta), groups, "clip_uuids").map_partitions(
         _uuid_problems, meta=problem_meta)
     found, chunks = dask.compute(dd.concat([by_video, by_uuid]), keys.shape[0])

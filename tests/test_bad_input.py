@@ -124,7 +124,7 @@ def test_two_video_paths_that_would_share_output_files(writer_factory):
 def test_with_the_check_off_the_reduction_still_guards_and_a_rerun_leaves_nothing_stale(writer_factory):
     whole = chunk_frame(V, n=4)
     with pytest.raises(RecordError, match=rf"chunk 0 of video '{V}' is split across partitions \[0, 1\]"):
-        writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]), check_partitioning=False)
+        writer_factory().write(records_collection(whole.iloc[:2], whole.iloc[2:]), check_records=False)
     out = writer_factory.out
     # Neither half is marked complete, and no summary claims success.
     assert not (out / "processed_clip_chunks/a.mp4_0.json").exists() and not (out / "summary.json").exists()

@@ -135,7 +135,7 @@ def test_compute_false_joins_a_users_graph_sharing_the_partitions(writer_factory
     clips = counted_records(calls)
     # check_partitioning off: it would build each from_map partition once more, by design.
     lazy = writer_factory().write(clips, pd.DataFrame([{"video": V, "width": 640}]), compute=False,
-                                  check_partitioning=False)
+                                  check_records=False)
     assert not writer_factory.out.exists()
     per_video = clips.groupby("video")["span_end"].max()
     other = dd.from_pandas(pd.DataFrame({"x": [1, 2, 3]}), npartitions=2)["x"].sum()
@@ -159,7 +159,7 @@ class RecordingHook:
 
 def test_a_progress_hook_hears_each_partition_once_without_a_client(writer_factory, tmp_path):
     calls, hook = tmp_path / "calls.log", RecordingHook()
-    summary = writer_factory().write(counted_records(calls), progress=hook, check_partitioning=False)
+    summary = writer_factory().write(counted_records(calls), progress=hook, check_records=False)
     assert sorted(calls.read_text().split()) == ["0", "1", "2"]
     assert sorted(int(r["clip_chunk_index"].iloc[0]) for r in hook.rows) == [0, 1, 2] and hook.closed
     assert summary["totals"]["chunks"] == 3

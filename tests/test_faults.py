@@ -52,7 +52,7 @@ def test_workers_killed_mid_write(tmp_path):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         writer = ClipWriter(str(out), "/in", max_workers=1)
-        lazy = writer.write(clip_records_from_map(big_chunk, chunks), compute=False, check_partitioning=False)
+        lazy = writer.write(clip_records_from_map(big_chunk, chunks), compute=False, check_records=False)
         future = client.compute(lazy)
         temporary = out / ".clipwriter/tmp"
         deadline = time.monotonic() + 120
@@ -65,8 +65,8 @@ def test_workers_killed_mid_write(tmp_path):
             future.result(timeout=300)  # Dask runs the lost partitions again on the restarted workers
         except Exception as exc:  # noqa: BLE001 - KilledWorker when a task met too many deaths
             print(f"first run ended with {type(exc).__name__}: {exc}")
-    ClipWriter(str(out), "/in", resume=True).write(clip_records_from_map(big_chunk, chunks), check_partitioning=False)
-    ClipWriter(str(clean), "/in").write(clip_records_from_map(big_chunk, chunks), check_partitioning=False)
+    ClipWriter(str(out), "/in", resume=True).write(clip_records_from_map(big_chunk, chunks), check_records=False)
+    ClipWriter(str(clean), "/in").write(clip_records_from_map(big_chunk, chunks), check_records=False)
     assert verify(str(out)) == [] and same_tree(out, clean)
 
 

@@ -10,6 +10,7 @@ from clip_helpers import chunk_frame, clip_records
 
 from dask_clipwriter.documents import chunk_stats
 from dask_clipwriter.partitioning import conflicts, partition_keys
+from dask_clipwriter.records import normalise_clip_partition
 from dask_clipwriter.stats_rows import rows_frame, stats_row
 from dask_clipwriter.summary import (
     DATASET_COUNTERS,
@@ -114,21 +115,25 @@ def test_the_listed_videos_are_bounded(monkeypatch):
     assert [e["video"] for e in part.entries] == ["/in/a.mp4", "/in/b.mp4"] and part.videos == 4
 
 
+def keys(frame, partition):
+    return partition_keys(normalise_clip_partition(frame.reset_index(drop=True)), partition)
+
+
 def test_partition_keys_are_one_row_per_chunk():
     frame = pd.concat([chunk_frame(V, 0, 2), chunk_frame(V, 1, 1)], ignore_index=True)
-    keys = partition_keys(frame, 7)
+    keys = partition_keys(normalise_clip_partition(frame), 7)
     assert keys[["video", "clip_chunk_index", "partition"]].values.tolist() == [[V, 0, 7], [V, 1, 7]]
     assert keys["clip_uuids"][0].split("\n") == list(frame["span_uuid"][:2])
 
 
 def test_conflicts_find_split_chunks_and_shared_uuids():
     a, b = chunk_frame(V, 0, 2), chunk_frame(V, 1, 1)
-    assert conflicts(pd.concat([partition_keys(a, 0), partition_keys(b, 1)])) == []
-    split = pd.concat([partition_keys(a[:1], 0), partition_keys(a[1:], 3)])
+    assert conflicts(pd.concat([keys(a, 0), keys(b, 1)])) == []
+    split = pd.concat([keys(a[:1], 0), keys(a[1:], 3)])
     [(message, chunks)] = conflicts(split)
     assert message.startswith(f"chunk 0 of video {V!r} is split across partitions [0, 3]") and chunks == {(V, 0)}
     shared = b.assign(span_uuid=a["span_uuid"][0])
-    [(message, chunks)] = conflicts(pd.concat([partition_keys(a, 0), partition_keys(shared, 1)]))
+    [(message, chunks)] = conflicts(pd.concat([keys(a, 0), keys(shared, 1)]))
     assert message == f"clip uuid {a['span_uuid'][0]} appears in chunk 0 of {V!r} and in chunk 1 of {V!r}"
     assert chunks == {(V, 0), (V, 1)}
 

@@ -82,7 +82,8 @@ def check_plugin(import_path: str, arguments: int) -> None:
 
     target = _resolve(import_path.strip() if isinstance(import_path, str) else import_path)
     # A class: its instances are called, so it is their __call__ (self included) that counts.
-    call = inspect.getattr_static(target, "__call__", None) if isinstance(target, type) else target
+    call = next((vars(k)["__call__"] for k in target.__mro__ if "__call__" in vars(k)), None) if isinstance(
+        target, type) else target
     if not callable(call):
         what = f"class {target.__name__} without __call__" if isinstance(target, type) else type(target).__name__
         raise PluginError(f"plug-in {import_path!r} is a {what}, not a callable")
