@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from dask_clipwriter import ClipWriter, clip_records_from_map
 from dask_clipwriter import reduction as reduction_module
 from dask_clipwriter.index import empty_chunks, read_table
-from dask_clipwriter.stats_rows import STATS_COLUMNS
+from dask_clipwriter.stats_rows import STATS_COLUMNS, pack_rows
 
 
 def make_chunk(chunk: int, clips: int, chunks_per_video: int) -> pd.DataFrame:
@@ -104,6 +104,7 @@ def largest_task_mb(out: Path, writer: ClipWriter) -> tuple[float, int]:
     # The chunk table is the bucket's stats rows without the run's own bookkeeping.
     rows = chunks.assign(partition=0, status="written", clip_uuids="", files_written="{}", bytes_written="{}",
                          files_skipped="{}", started=0.0)[list(STATS_COLUMNS)]
+    rows = pack_rows(rows.to_dict("records"))
     tracemalloc.start()
     reduction_module.finish_bucket(rows, None, {"number": int(part.stem.split("-")[1])}, settings=writer.settings,
                                    buckets=buckets, old_buckets=0)

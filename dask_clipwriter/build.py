@@ -22,16 +22,19 @@ from .records import REQUIRED_CLIP_COLUMNS, clip_records_meta
 
 def conform_clip_frame(df: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
     """Give a partition ``meta``'s columns: absent optional ones become null; absent required
-    ones stay absent, so the writer reports them."""
-    absent = {}
+    ones stay absent, so the writer reports them. Extra columns are kept, after meta's."""
+    present = set(df.columns)
+    data = {}
     for name, dtype in meta.dtypes.items():
-        if name not in df.columns and name not in REQUIRED_CLIP_COLUMNS:
-            absent[name] = np.full(len(df), np.nan if dtype.kind == "f" else None,
-                                   dtype=dtype if dtype.kind in "fO" else object)
-    # All absent columns at once: one new frame, not one block insert per column.
-    out = pd.concat([df, pd.DataFrame(absent, index=df.index)], axis=1) if absent else df
-    extra = [c for c in out.columns if c not in meta.columns]
-    return out[[c for c in meta.columns if c in out.columns] + extra]
+        if name in present:
+            data[name] = df[name]
+        elif name not in REQUIRED_CLIP_COLUMNS:
+            data[name] = np.full(len(df), np.nan if dtype.kind == "f" else None,
+                                 dtype=dtype if dtype.kind in "fO" else object)
+    for name in df.columns:
+        data.setdefault(name, df[name])
+    # One new frame from the columns (not an insert per column, nor a reordering copy).
+    return pd.DataFrame(data, index=df.index, copy=False)
 
 
 def _call_and_conform(func: Callable[..., pd.DataFrame], meta: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:

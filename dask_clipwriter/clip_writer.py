@@ -18,7 +18,7 @@ import pandas as pd
 from . import layout
 from ._version import __version__
 from .chunk_files import check_video_records
-from .events import ProgressHook, listening
+from .events import Listener, ProgressHook, listening
 from .manifest import (
     Manifest,
     RunStart,
@@ -136,7 +136,10 @@ class ClipWriter:
 
         ``progress=True`` prints a progress line (partitions done, clips, MB written); any
         object with ``update(rows, partitions)`` and ``close()`` (:class:`ProgressHook`) is
-        told about the writer partitions as they finish instead (their stats rows).
+        told about the writer partitions as they finish instead (their stats rows). With
+        ``compute=False`` the progress is that of the caller's own ``dask.compute`` of the
+        returned collection, on the distributed client current now (or Dask's local
+        schedulers when there is none), and the hook is closed when the summary is written.
 
         Bad records are refused before anything is written: ``check_records`` (on by
         default) reads every partition once (all columns but the clip bytes) and makes each
@@ -170,20 +173,19 @@ class ClipWriter:
             # Video records are small: checked here, on the client, before any task runs.
             videos = videos if isinstance(videos, pd.DataFrame) else videos.compute()
             check_video_records(normalise_video_frame(videos), self.settings.input_path)
-        hook = _progress_hook(progress, clips) if compute else None
+        hook = _progress_hook(progress, clips)
         run = uuid.uuid4().hex if hook is not None else None
         videos = video_collection(videos)
         stats = None if clips is None else stats_collection(clips, self.settings, videos, run, run_start)
-        summary = summary_collection(stats, self.settings, videos, start.manifest, run_start, chunks=chunks)
-        if not compute:
-            return summary
+        summary = summary_collection(stats, self.settings, videos, start.manifest, run_start, chunks=chunks, run=run)
         client = _current_client()
-        try:
-            with listening(run, hook, client) if hook is not None else contextlib.nullcontext():
-                result = client.compute(summary).result() if client is not None else summary.compute()
-        finally:
+        if not compute:
             if hook is not None:
-                hook.close()
+                # Computed later, by the caller: the listener is closed by the run's last task.
+                Listener(run, hook, client)
+            return summary
+        with listening(run, hook, client) if hook is not None else contextlib.nullcontext():
+            result = client.compute(summary).result() if client is not None else summary.compute()
         return result.iloc[0]
 
     def check_dataset(self, producer: Mapping[str, Any] | None = None) -> RunStart:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .stats_rows import STATS_COLUMNS, rows_frame
+from .stats_rows import frame_of_values
 
 TOPIC = "dask_clipwriter-chunks"
 
@@ -40,8 +40,23 @@ class ProgressHook(Protocol):
     def close(self) -> None: ...
 
 
-def report(run: str | None, rows: pd.DataFrame) -> None:
-    """Called by a writer partition when it is done (``run`` None: nobody listens)."""
+def report(run: str | None, rows: list[tuple]) -> None:
+    """Called by a writer partition when it is done, with its stats rows as tuples in column
+    order (``run`` None: nobody listens)."""
+    _send(run, rows)
+
+
+def report_end(run: str | None) -> None:
+    """Called by the run's last task: its listeners close (a write computed later, by the
+    caller's own ``dask.compute``, has nobody else to tell them)."""
+    _send(run, END)
+
+
+#: The message that ends a run's events.
+END = "end"
+
+
+def _send(run: str | None, message) -> None:
     if run is None:
         return
     try:
@@ -52,72 +67,105 @@ def report(run: str | None, rows: pd.DataFrame) -> None:
         worker = None
     if worker is not None:
         # Plain tuples in column order: the smallest message to pass on to the client.
-        worker.log_event(topic(run), list(rows.itertuples(index=False, name=None)))
+        worker.log_event(topic(run), message)
         return
     with _listeners_lock:
         listener = _listeners.get(run)
     if listener is not None:
-        listener.update(rows)
-
-
-class _Serialised:
-    """The hook, called by one thread at a time (partitions finish on many)."""
-
-    def __init__(self, hook: ProgressHook):
-        self.hook, self.lock = hook, threading.Lock()
-
-    def update(self, rows: pd.DataFrame, partitions: int = 1) -> None:
-        with self.lock:
-            self.hook.update(rows, partitions)
+        listener.receive(message)
 
 
 #: How often events from the workers are handed on, at most (seconds).
 BATCH_INTERVAL_S = 0.25
 
 
-@contextlib.contextmanager
-def listening(run: str, hook: ProgressHook, client=None) -> Iterator[None]:
-    """While inside, ``hook`` is told of every partition of ``run`` that finishes, on the
-    workers of ``client`` or in this process."""
-    serialised = _Serialised(hook)
-    with _listeners_lock:
-        _listeners[run] = serialised
-    if client is None:
+class Listener:
+    """Hands a run's events to its hook, one call at a time, until the run ends or
+    :meth:`close` is called. Events from a distributed client's workers arrive on the
+    client's event loop, which with a LocalCluster or a jobqueue cluster is the scheduler's
+    too: they are only queued there, and a thread of the listener's own hands them on in
+    batches, so that building frames never holds up the scheduler."""
+
+    def __init__(self, run: str, hook: ProgressHook, client=None):
+        self.run, self.hook, self.client = run, hook, client
+        self.lock = threading.Lock()
+        self.closing, self.closed = False, False
+        self.finished = threading.Event()
+        self.arrived: queue.SimpleQueue = queue.SimpleQueue()
+        self.done = threading.Event()
+        with _listeners_lock:
+            _listeners[run] = self
+        self.feeder = None
+        if client is not None:
+            self.feeder = threading.Thread(target=self._feed, name="clipwriter-progress", daemon=True)
+            self.feeder.start()
+            client.subscribe_topic(topic(run), self._on_event)
+
+    def receive(self, message) -> None:
+        """A message in this process (Dask's local schedulers)."""
+        if message == END:
+            self.close()
+        else:
+            self._update(message, 1)
+
+    def close(self) -> None:
+        """Hand on what arrived, then close the hook; returns once it is closed (whoever
+        called first: the run's end, or the caller leaving :func:`listening`)."""
+        with self.lock:
+            first, self.closing = not self.closing, True
+        if not first:
+            self.finished.wait()
+            return
         try:
-            yield
-        finally:
+            if self.client is not None:
+                try:
+                    self.client.unsubscribe_topic(topic(self.run))
+                except Exception:  # noqa: BLE001 - the client may be closing already
+                    pass
+                self.done.set()
+                if self.feeder is not threading.current_thread():
+                    self.feeder.join()  # it hands on what is queued before it ends
             with _listeners_lock:
-                _listeners.pop(run, None)
-        return
-    # Events arrive on the client's event loop, which with a LocalCluster or a jobqueue
-    # cluster is the scheduler's too: the handler only queues them, and a thread of its own
-    # hands them on in batches, so that building frames never holds up the scheduler.
-    arrived: queue.SimpleQueue = queue.SimpleQueue()
-    done = threading.Event()
+                _listeners.pop(self.run, None)
+            with self.lock:
+                self.closed = True
+            self.hook.close()
+        finally:
+            self.finished.set()
 
-    def on_event(event) -> None:
-        arrived.put(event[1])
+    def _on_event(self, event) -> None:
+        self.arrived.put(event[1])
 
-    def feed() -> None:
+    def _feed(self) -> None:
         while True:
-            finished = done.wait(BATCH_INTERVAL_S)
-            batch = []
-            while not arrived.empty():
-                batch.append(arrived.get())
+            finished = self.done.wait(BATCH_INTERVAL_S)
+            batch, ended = [], False
+            while not self.arrived.empty():
+                message = self.arrived.get()
+                if message == END:
+                    ended = True
+                else:
+                    batch.append(message)
             if batch:
-                rows = [row for rows in batch for row in rows]
-                serialised.update(rows_frame([dict(zip(STATS_COLUMNS, row, strict=True)) for row in rows]), len(batch))
+                self._update([row for rows in batch for row in rows], len(batch))
+            if ended:
+                threading.Thread(target=self.close, daemon=True).start()  # close joins this thread
+                return
             if finished:
                 return
 
-    feeder = threading.Thread(target=feed, name="clipwriter-progress", daemon=True)
-    feeder.start()
-    client.subscribe_topic(topic(run), on_event)
+    def _update(self, rows: list[tuple], partitions: int) -> None:
+        with self.lock:
+            if not self.closed:
+                self.hook.update(frame_of_values(rows), partitions)
+
+
+@contextlib.contextmanager
+def listening(run: str, hook: ProgressHook, client=None) -> Iterator[None]:
+    """While inside, ``hook`` is told of every partition of ``run`` that finishes, on the
+    workers of ``client`` or in this process; closed on leaving."""
+    listener = Listener(run, hook, client)
     try:
         yield
     finally:
-        client.unsubscribe_topic(topic(run))
-        done.set()
-        feeder.join()
-        with _listeners_lock:
-            _listeners.pop(run, None)
+        listener.close()

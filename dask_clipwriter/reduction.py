@@ -23,6 +23,7 @@ import pandas as pd
 from . import layout
 from .chunk_files import empty_video_marker
 from .documents import dumps, read_chunk_document, video_document
+from .events import report_end
 from .index import (
     bucket_count,
     empty_chunks,
@@ -38,7 +39,7 @@ from .partitioning import conflicts
 from .records import RecordError, VideoRecord, normalise_video_frame, video_records_meta
 from .settings import WriterSettings
 from .sink import FileSink, SinkCounts
-from .stats_rows import rows_frame, stats_meta, stats_row
+from .stats_rows import packed_meta, rows_frame, stats_row, unpack_rows
 from .summary import (
     DATASET_COUNTERS,
     RUN_COUNTERS,
@@ -65,10 +66,11 @@ def finish_bucket(rows: pd.DataFrame, videos: pd.DataFrame | None = None, run_st
                   old_buckets: int) -> pd.DataFrame:
     """Write the JSONs of this run's videos in one bucket, merge the run into the bucket's
     index parts, and return the bucket's :class:`SummaryPart` (in a one-row frame).
-    ``run_start`` is the run's start task (a dependency, for a run without clip records)."""
+    ``rows`` are the writers' packed stats rows; ``run_start`` is the run's start task (a
+    dependency, for a run without clip records)."""
     bucket = int((partition_info or {}).get("number", 0))
     sink = make_sink(settings)
-    rows = rows.reset_index(drop=True)
+    rows = unpack_rows(rows)
     records = normalise_video_frame(None if videos is None else videos.reset_index(drop=True))
     _refuse_conflicts(sink, settings, rows)
 
@@ -226,8 +228,10 @@ def combine_parts(frame: pd.DataFrame) -> pd.DataFrame:
     return _part_frame(total)
 
 
-def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Manifest) -> pd.Series:
-    """The last task: the manifest (with the index's size now), then summary.json."""
+def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Manifest,
+                  run: str | None = None) -> pd.Series:
+    """The last task: the manifest (with the index's size now), then summary.json; then the
+    run's progress listeners are told it ended."""
     part = combine_parts(frame)["part"].iloc[0]
     sink = make_sink(settings)
     finished = time.time()
@@ -237,13 +241,14 @@ def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Ma
     sink.put(layout.manifest_path(settings.output_path), manifest_bytes(manifest), existing="overwrite")
     # summary.json describes the dataset after this run, so it is always replaced.
     sink.put(layout.summary_path(settings.output_path), json.dumps(summary, indent=4).encode(), existing="overwrite")
-    totals, run = summary["totals"], summary["run"]
+    totals, this_run = summary["totals"], summary["run"]
     log.info(
         "clip writer finished: %d videos (%d in this run), %d chunks, %d clips passed, %d filtered; "
         "this run: %d chunks, %d files written, %d skipped",
-        totals["videos"], run["videos"], totals["chunks"], totals["num_clips_passed"], totals["num_clips_filtered"],
-        run["chunks"], sum(run["files_written"].values()), sum(run["files_skipped"].values()),
+        totals["videos"], this_run["videos"], totals["chunks"], totals["num_clips_passed"], totals["num_clips_filtered"],
+        this_run["chunks"], sum(this_run["files_written"].values()), sum(this_run["files_skipped"].values()),
     )
+    report_end(run)
     return pd.Series([summary], dtype=object)
 
 
@@ -252,15 +257,20 @@ def write_summary(frame: pd.DataFrame, *, settings: WriterSettings, manifest: Ma
 
 
 def summary_collection(stats, settings: WriterSettings, videos=None, manifest: Manifest = Manifest(), run_start=None,
-                       *, chunks: int | None = None):
+                       *, chunks: int | None = None, run: str | None = None):
     """The reduction over the writers' stats rows (``stats``; None: video records alone) and
     the video records: a one-element Dask Series whose value is the summary. ``manifest`` is
     the run's (its bucket count: the index as the run starts); ``run_start`` the run's start
     task, which the reduction waits for when there are no writers; ``chunks`` how many
     chunks the run brings (default: one per partition of ``stats``)."""
+    import dask
     import dask.dataframe as dd
 
-    rows = dd.from_pandas(stats_meta(), npartitions=1) if stats is None else stats
+    if stats is None:
+        with dask.config.set({"dataframe.convert-string": False}):  # the rows are pickled bytes
+            rows = dd.from_pandas(packed_meta(), npartitions=1)
+    else:
+        rows = stats
     # The dataset's chunks and the run's: a bucket holds both.
     if chunks is None:
         chunks = 0 if stats is None else stats.npartitions
@@ -272,5 +282,5 @@ def summary_collection(stats, settings: WriterSettings, videos=None, manifest: M
     while parts.npartitions > 1:
         parts = parts.repartition(npartitions=math.ceil(parts.npartitions / SPLIT_EVERY)).map_partitions(
             combine_parts, meta=_part_meta(), token="clipwriter-parts")
-    return parts.map_partitions(write_summary, settings=settings, manifest=manifest.with_index(buckets, 0),
+    return parts.map_partitions(write_summary, settings=settings, manifest=manifest.with_index(buckets, 0), run=run,
                                 meta=pd.Series([], dtype=object), token="clipwriter-summary")

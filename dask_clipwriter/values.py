@@ -84,6 +84,8 @@ class Cells:
         return True
 
     def text(self, column: str, value: Any, *, required: bool = False) -> str | None:
+        if type(value) is str and value:  # the usual cell, read without the general checks
+            return self._unicode(column, value)
         if self._absent(column, value, required):
             return None
         if not isinstance(value, str):
@@ -95,6 +97,8 @@ class Cells:
     def _unicode(self, column: str, value: str) -> str:
         """Text that UTF-8 can hold: a lone surrogate would be written as an escape no reader
         can decode."""
+        if value.isascii():
+            return value
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -113,6 +117,11 @@ class Cells:
             raise self.fail(column, f"is not a UUID: {text!r}") from None
 
     def integer(self, column: str, value: Any, *, required: bool = False) -> int | None:
+        kind = type(value)
+        if kind is np.int64:
+            return int(value)  # always within range
+        if kind is float and value.is_integer():  # pandas holds integers with gaps as floats
+            return self.integer(column, int(value), required=required)
         if self._absent(column, value, required):
             return None
         if isinstance(value, bool | np.bool_):
@@ -137,6 +146,8 @@ class Cells:
         return number
 
     def real(self, column: str, value: Any, *, required: bool = False) -> float | None:
+        if type(value) is float and value - value == 0:  # finite (NaN and infinity give NaN)
+            return value
         if self._absent(column, value, required):
             return None
         if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
@@ -235,6 +246,13 @@ class Cells:
     def embedding(self, column: str, value: Any, *, required: bool = False) -> np.ndarray | None:
         """One vector as a float64 array of shape (1, D): finite real numbers that float16
         (the stored type) holds."""
+        if type(value) is np.ndarray and value.dtype.kind == "f" and value.size and (
+                value.ndim == 1 or (value.ndim == 2 and value.shape[0] == 1)):
+            # The usual cell: one reduction checks both finiteness and float16's range.
+            array = value.astype(np.float64, copy=False)
+            largest = float(np.abs(array).max())
+            if largest <= FLOAT16_MAX:
+                return array.reshape(1, -1)
         if _absent(value):
             return None
         if isinstance(value, str):

@@ -24,6 +24,7 @@ import dask
 import pandas as pd
 
 from . import layout
+from .batching import batched_collection, batches_of
 from .chunk_files import (
     chunk_files,
     chunk_rels,
@@ -50,7 +51,7 @@ from .records import (
 )
 from .settings import WriterSettings
 from .sink import FileSink, SinkCounts, SinkError
-from .stats_rows import rows_frame, stats_meta, stats_row
+from .stats_rows import pack_rows, packed_meta, row_values, stats_row
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ def write_partition(
     manifest: bytes | None = None,
     partition_info: dict | None = None,
 ) -> pd.DataFrame:
-    """Write every chunk of one partition; return one stats row per chunk.
+    """Write every chunk of one partition; return one stats row per chunk, packed
+    (``stats_rows.pack_rows``).
 
     ``sources``: the video records' source values indexed by video (see
     :func:`source_values`), for clip records that lack their own; ``run`` names the write
@@ -128,13 +130,13 @@ def write_partition(
     rels = chunk_rels(chunks, settings.input_path)
     video_records = _sources_of(sources, {video for video, _ in chunks})
     sink = make_sink(settings)
-    rows = rows_frame([
+    rows = [
         _write_chunk(sink, settings, video, index, clips, rels[(video, index)], video_records.get(video), partition,
                      manifest=manifest if number == 0 else None)
         for number, ((video, index), clips) in enumerate(chunks.items())
-    ])
-    report(run, rows)
-    return rows
+    ]
+    report(run, [row_values(row) for row in rows])
+    return pack_rows(rows)
 
 
 def chunk_marker(sink: FileSink, path: str, video: str, index: int, clips: set[str]):
@@ -243,8 +245,12 @@ def stats_collection(clips, settings: WriterSettings, videos=None, run: str | No
     if videos is not None:
         meta = source_values(videos._meta)
         sources = videos.map_partitions(source_values, meta=meta, token="clipwriter-sources")
+    batches = batches_of(clips)
+    if batches is not None:
+        return batched_collection(batches, write_partition, settings, sources, run, run_start, meta=packed_meta(),
+                                  name="clipwriter-write")
     return clips.map_partitions(
-        write_partition, settings, sources, run, run_start, meta=stats_meta(), enforce_metadata=False,
+        write_partition, settings, sources, run, run_start, meta=packed_meta(), enforce_metadata=False,
         align_dataframes=False, token="clipwriter-write",
     )
 
@@ -298,7 +304,11 @@ def check_records(clips, input_path: str) -> int:
     # column, as stored records have): reading them would double the run's input.
     binary = isinstance(clips.dtypes.get("buffer"), pd.ArrowDtype)
     columns = [c for c in clips.columns if not (binary and c == "buffer")]
-    keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
+    batches = batches_of(clips)
+    if batches is not None:  # records in memory: several partitions per task
+        keys = batched_collection(batches, _checked_keys, input_path, meta=meta, name="clipwriter-check")
+    else:
+        keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
     groups = bucket_count(keys.npartitions, 0)
     problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object)})
     by_video = by_bucket(keys, groups).map_partitions(_chunk_problems, meta=problem_meta)

@@ -32,3 +32,54 @@ def test_partitions_unit():
     progress = ChunkProgress(1, stream=out, unit="partitions")
     progress.update(rows(1, 10))
     assert out.getvalue().startswith("partitions 1/1 | clips 2 |")
+
+
+class Recorder:
+    """A progress hook that keeps what it was told."""
+
+    def __init__(self):
+        self.partitions, self.clips, self.closed = 0, 0, 0
+
+    def update(self, rows, partitions=1):
+        self.partitions += partitions
+        self.clips += int(rows["num_clips_passed"].sum() + rows["num_clips_filtered"].sum())
+
+    def close(self):
+        self.closed += 1
+
+
+def _lazy_write(tmp_path, hook):
+    from clip_helpers import chunk_frame, records_collection
+
+    from dask_clipwriter import ClipWriter
+
+    clips = records_collection(*[chunk_frame(f"/in/v{i}.mp4", n=3) for i in range(4)])
+    writer = ClipWriter(output_path=str(tmp_path / "out"), input_path="/in", caption_models=["qwen"])
+    return writer.write(clips, compute=False, progress=hook, check_records=False)
+
+
+def test_progress_of_a_plain_dask_compute_without_a_client(tmp_path):
+    import dask
+
+    hook = Recorder()
+    lazy = _lazy_write(tmp_path, hook)
+    assert hook.partitions == 0  # nothing runs before the caller computes
+    (result,) = dask.compute(lazy)
+    assert (hook.partitions, hook.clips, hook.closed) == (4, 12, 1)
+    assert result.iloc[0]["totals"]["chunks"] == 4
+
+
+def test_progress_of_a_plain_dask_compute_on_a_client(tmp_path, cluster_client):
+    import time
+
+    import dask
+
+    hook = Recorder()
+    with cluster_client.as_current():
+        lazy = _lazy_write(tmp_path, hook)
+        (result,) = dask.compute(lazy)
+    deadline = time.monotonic() + 10  # events reach the client a moment after the result
+    while hook.closed == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (hook.partitions, hook.clips, hook.closed) == (4, 12, 1)
+    assert result.iloc[0]["totals"]["chunks"] == 4

@@ -1,0 +1,303 @@
+"""The performance targets of the writer and the job, each as a ratio to a floor measured in
+the same run, on the same records, machine and cores (median of the repeats).
+
+    python benchmarks/bench_targets.py                 # everything: under 10 minutes on 2 cores
+    python benchmarks/bench_targets.py --smoke         # seconds: what the test suite runs
+    python benchmarks/bench_targets.py --only s3 bulk  # some targets
+    python benchmarks/bench_targets.py --json out.json
+
+Prints one table: target, what is measured, ours, the floor, the ratio, the goal, held or
+not. The writer runs on a local cluster of two single-threaded worker processes with the
+scheduler in a process of its own (so that its memory is measured apart from the client's),
+on records persisted first (making them is the upstream's work, not the writer's). The
+floors write the very same files from memory with plain calls (``floors.py``): for local
+disk the tree the writer wrote, read back, then written by 8 threads of one process; for S3
+the same objects PUT from the same worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# workloads and floors must be importable by the scheduler and workers too (their own processes).
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+
+import floors  # noqa: E402
+import workloads  # noqa: E402
+from bench_reduction import ClientPeak, rss_mb  # noqa: E402
+
+from dask_clipwriter import ClipWriter, clip_records_from_map  # noqa: E402
+
+
+@dataclass
+class Row:
+    target: str
+    measure: str
+    ours: float
+    floor: float
+    goal: str
+    held: bool | None  # None: not applicable (its condition does not hold)
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.floor if self.floor else float("nan")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    probe_free_chunks: int = 64  # x 32 clips of 200 KB: 2,048 clip records
+    metadata_chunks: tuple[int, int] = (2000, 20000)
+    bulk_chunks: int = 32  # x 16 clips of 1 MB
+    s3_chunks: int = 48  # x 8 clips of 200 KB
+    memory_chunks: tuple[int, int] = (4, 40)  # x 16 clips of 1 MB
+    repeats: int = 3
+
+
+SMOKE = Sizes(probe_free_chunks=4, metadata_chunks=(40, 80), bulk_chunks=2, s3_chunks=3, memory_chunks=(1, 2),
+              repeats=1)
+
+
+# --------------------------------------------------------------------------------------
+# Running the writer and the floors
+
+
+@contextlib.contextmanager
+def cluster(workers: int = 2):
+    from distributed import Client
+    from distributed.deploy.subprocess import SubprocessCluster
+
+    with SubprocessCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as c, Client(c) as client:
+        yield client
+
+
+def persisted(client, make, chunks: int, **kwargs):
+    from distributed import wait
+
+    records = client.persist(clip_records_from_map(make, range(chunks), **kwargs))
+    wait(records)
+    return records
+
+
+def write(records, out: str, **settings) -> tuple[float, dict]:
+    writer = ClipWriter(output_path=out, input_path=workloads.INPUT, caption_models=["qwen"], **settings)
+    started = time.perf_counter()
+    summary = writer.write(records)
+    return time.perf_counter() - started, summary
+
+
+def local_floor(files: list[tuple[str, bytes]], root: Path) -> float:
+    out = root / f"floor-{time.monotonic_ns()}"
+    started = time.perf_counter()
+    floors.write_local(out, files)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds
+
+
+def against_local_floor(records, root: Path, repeats: int, **settings) -> tuple[list[float], list[float], dict, int]:
+    """Ours and the floor, alternated, ``repeats`` times: (ours s, floor s, summary, files)."""
+    ours, floor, summary, files = [], [], {}, []
+    for repeat in range(repeats):
+        out = root / f"ours-{repeat}"
+        seconds, summary = write(records, str(out), **settings)
+        ours.append(seconds)
+        files = floors.read_tree(out)
+        shutil.rmtree(out, ignore_errors=True)
+        floor.append(local_floor(files, root))
+    return ours, floor, summary, len(files)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+# --------------------------------------------------------------------------------------
+# The targets
+
+
+def probe_free(sizes: Sizes, root: Path) -> list[Row]:
+    with cluster() as client:
+        records = persisted(client, workloads.probe_free_chunk, sizes.probe_free_chunks)
+        ours, floor, summary, _ = against_local_floor(records, root, sizes.repeats)
+    clips = summary["run"]["clips"] if "clips" in summary["run"] else sizes.probe_free_chunks * 32
+    return [Row("clips without probe values (200 KB)", "clips/s", clips / median(ours), clips / median(floor),
+                ">= 0.8", clips / median(ours) >= 0.8 * clips / median(floor))]
+
+
+def metadata(sizes: Sizes, root: Path) -> list[Row]:
+    rows, per_chunk = [], {}
+    for chunks in sizes.metadata_chunks:
+        with cluster() as client, ClientPeak() as client_peak:
+            records = persisted(client, workloads.metadata_chunk, chunks)
+            ours, floor, _, files = against_local_floor(records, root, sizes.repeats)
+            scheduler_mb = client.run_on_scheduler(rss_mb)
+        per_chunk[chunks] = median(ours) / chunks
+        rows.append(Row(f"metadata-bound, {chunks:,} chunks x 4 clips of 20 KB", "files/s", files / median(ours),
+                        files / median(floor), ">= 0.5", files / median(ours) >= 0.5 * files / median(floor),
+                        note=f"client peak {client_peak.peak / 2**20:.0f} MB, scheduler peak {scheduler_mb:.0f} MB"))
+    small, large = sizes.metadata_chunks
+    rows.append(Row(f"cost per chunk, {large:,} against {small:,} chunks", "ms/chunk", 1e3 * per_chunk[large],
+                    1e3 * per_chunk[small], "<= 1.3", per_chunk[large] <= 1.3 * per_chunk[small]))
+    return rows
+
+
+def bulk(sizes: Sizes, root: Path) -> list[Row]:
+    with cluster() as client:
+        records = persisted(client, workloads.bulk_chunk, sizes.bulk_chunks)
+        ours, floor, summary, _ = against_local_floor(records, root, sizes.repeats)
+    mb = sum(summary["run"]["bytes_written"].values()) / 1e6
+    return [Row("1 MB clips", "MB/s", mb / median(ours), mb / median(floor), ">= 0.9",
+                mb / median(ours) >= 0.9 * mb / median(floor))]
+
+
+@contextlib.contextmanager
+def moto_server():
+    """moto's S3 server in a process of its own on 127.0.0.1, port 0."""
+    code = ("import sys, time\nfrom moto.server import ThreadedMotoServer\n"
+            "s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False); s.start()\n"
+            "print(s._server.server_port, flush=True)\nsys.stdin.read()\n")
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def s3(sizes: Sizes, root: Path) -> list[Row]:
+    import fsspec
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    with moto_server() as endpoint, cluster() as client:
+        options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint}}
+        fs = fsspec.filesystem("s3", **options)
+        fs.mkdir("bench-bucket")
+        records = persisted(client, workloads.probe_free_chunk, sizes.s3_chunks, clips=8)
+        ours, floor = [], []
+        for repeat in range(sizes.repeats):
+            seconds, summary = write(records, f"s3://bench-bucket/ours-{repeat}", storage_options=options)
+            ours.append(seconds)
+            # The same objects (read back after the run), PUT from the worker processes.
+            keys = fs.find(f"bench-bucket/ours-{repeat}")
+            files = [(key.split(f"ours-{repeat}/", 1)[1], fs.cat_file(key)) for key in keys]
+            groups = [files[i::2 * 6] for i in range(2 * 6)]
+            started = time.perf_counter()
+            client.gather(client.map(floors.put_objects, [f"bench-bucket/floor-{repeat}"] * len(groups), groups,
+                                     [options] * len(groups), [6] * len(groups), pure=False))
+            floor.append(time.perf_counter() - started)
+        mb = sum(summary["run"]["bytes_written"].values()) / 1e6
+    return [Row("S3 (moto on 127.0.0.1)", "MB/s", mb / median(ours), mb / median(floor), ">= 0.7",
+                mb / median(ours) >= 0.7 * mb / median(floor))]
+
+
+def memory(sizes: Sizes, root: Path) -> list[Row]:
+    peaks = {}
+    for chunks in sizes.memory_chunks:
+        with cluster() as client:
+            records = persisted(client, workloads.bulk_chunk, chunks)
+            before = max(client.run(rss_mb).values())
+            write(records, str(root / f"memory-{chunks}"))
+            peaks[chunks] = max(client.run(rss_mb).values())
+            shutil.rmtree(root / f"memory-{chunks}", ignore_errors=True)
+        del before
+    small, large = sizes.memory_chunks
+    return [Row(f"peak worker memory, {large} against {small} chunks of 16 MB", "MB", peaks[large], peaks[small],
+                "<= 1.2", peaks[large] <= 1.2 * peaks[small])]
+
+
+def scaling(sizes: Sizes, root: Path) -> list[Row]:
+    """Throughput with 2 workers against 1, for ours and for the floor (2 processes against 1)."""
+    ours = {}
+    for workers in (1, 2):
+        with cluster(workers) as client:
+            records = persisted(client, workloads.probe_free_chunk, sizes.probe_free_chunks)
+            runs = []
+            for repeat in range(sizes.repeats):
+                seconds, _ = write(records, str(root / f"scale-{workers}-{repeat}"))
+                runs.append(seconds)
+                if workers == 2 and repeat == 0:
+                    files = floors.read_tree(root / f"scale-{workers}-{repeat}")
+                shutil.rmtree(root / f"scale-{workers}-{repeat}", ignore_errors=True)
+            ours[workers] = median(runs)
+    floor = {1: median([_floor_processes(files, 1, root) for _ in range(sizes.repeats)]),
+             2: median([_floor_processes(files, 2, root) for _ in range(sizes.repeats)])}
+    floor_speedup, our_speedup = floor[1] / floor[2], ours[1] / ours[2]
+    applies = floor_speedup >= 1.6
+    return [Row("2 workers against 1 (clips without probe values)", "speed-up", our_speedup, floor_speedup,
+                ">= 1.6 where the floor scales", our_speedup >= 1.6 if applies else None,
+                note=f"the floor scales {floor_speedup:.2f}x with 2 processes")]
+
+
+def _floor_processes(files, processes: int, root: Path) -> float:
+    """The local floor split over ``processes`` processes (each its share of the files)."""
+    import multiprocessing
+
+    out = root / f"floor-{processes}-{time.monotonic_ns()}"
+    shares = [files[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    with context.Pool(processes) as pool:
+        pool.starmap(floors.write_local, [(out, share, 8) for share in shares])
+    seconds = time.perf_counter() - started
+    shutil.rmtree(out, ignore_errors=True)
+    return seconds
+
+
+TARGETS = {"probe-free": probe_free, "metadata": metadata, "bulk": bulk, "s3": s3, "memory": memory,
+           "scaling": scaling}
+
+
+def table(rows: list[Row]) -> str:
+    lines = [f"{'target':52s} {'measure':9s} {'ours':>10s} {'floor':>10s} {'ratio':>6s} {'goal':>28s}  held",
+             "-" * 126]
+    for r in rows:
+        held = "n/a" if r.held is None else ("yes" if r.held else "NO")
+        lines.append(f"{r.target:52s} {r.measure:9s} {r.ours:10.1f} {r.floor:10.1f} {r.ratio:6.2f} {r.goal:>28s}  "
+                     f"{held}{'  (' + r.note + ')' if r.note else ''}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: checks the harness runs")
+    parser.add_argument("--only", nargs="+", choices=sorted(TARGETS), help="run these targets only")
+    parser.add_argument("--repeats", type=int, help="repeats per measurement (default 3)")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else Sizes()
+    if args.repeats:
+        sizes = Sizes(**{**asdict(sizes), "repeats": args.repeats})
+    root = Path(tempfile.mkdtemp(prefix="clipwriter-targets-"))
+    rows: list[Row] = []
+    started = time.perf_counter()
+    try:
+        for name in args.only or list(TARGETS):
+            t0 = time.perf_counter()
+            rows += TARGETS[name](sizes, root)
+            print(f"[{name}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(table(rows))
+    print(f"\n{len(rows)} targets, {sum(r.held is True for r in rows)} held, {time.perf_counter() - started:.0f} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps([{**asdict(r), "ratio": r.ratio} for r in rows], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
