@@ -20,14 +20,14 @@ from .report_read import ReportError, ReportSettings, read_sample
 
 
 def report_figures(output_path: str, storage_options: Mapping[str, Any] | None = None,
-                   settings: ReportSettings = ReportSettings()) -> ReportFigures:
+                   settings: ReportSettings | None = None) -> ReportFigures:
     """The figures of the dataset at ``output_path`` (read with ``storage_options``)."""
-    sample = read_sample(output_path, storage_options, settings)
+    sample = read_sample(output_path, storage_options, settings or ReportSettings())
     return gather(sample.summary, sample.metas, sample.previews, dataset=output_path, sample=sample.describe())
 
 
 def write_report(output_path: str, storage_options: Mapping[str, Any] | None = None, target: str | None = None,
-                 settings: ReportSettings = ReportSettings()) -> str:
+                 settings: ReportSettings | None = None) -> str:
     """Write the report of the dataset at ``output_path`` to ``target`` (default
     ``<output_path>/report.html``; a local path or URL); returns where it went."""
     from .report_html import report_html

@@ -119,8 +119,9 @@ def _json(data: bytes | None, path: str) -> Any:
 
 
 def read_sample(output_path: str, storage_options: Mapping[str, Any] | None = None,
-                settings: ReportSettings = ReportSettings()) -> DatasetSample:
+                settings: ReportSettings | None = None) -> DatasetSample:
     """summary.json and a bounded sample of the dataset's metas and previews (see above)."""
+    settings = settings or ReportSettings()
     reader = _Reader(output_path, storage_options)
     summary_file, manifest_file = layout.summary_path(output_path), layout.manifest_path(output_path)
     first = reader.read_many([summary_file, manifest_file])
@@ -200,7 +201,8 @@ def _previews(reader: _Reader, output_path: str, metas, limit: int) -> list[Prev
     for second_round in (False, True):
         for passed, meta in metas:
             windows = meta.get("windows") or []
-            if len(picked) >= limit or not passed or not windows or meta["span_uuid"] in {m["span_uuid"] for m in picked}:
+            taken = {m["span_uuid"] for m in picked}
+            if len(picked) >= limit or not passed or not windows or meta["span_uuid"] in taken:
                 continue
             if second_round or meta.get("source_video") not in videos:
                 picked.append(meta)
