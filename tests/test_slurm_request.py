@@ -76,7 +76,8 @@ def test_sinfo_gives_each_partitions_largest_node():
 
 
 def test_a_request_that_fits_has_no_problem():
-    assert request_problems(JobRequest(cpus=128, tasks=1, memory_mb=515000, time_minutes=2880), parse_sinfo(SINFO)) == []
+    request = JobRequest(cpus=128, tasks=1, memory_mb=515000, time_minutes=2880)
+    assert request_problems(request, parse_sinfo(SINFO)) == []
 
 
 def test_each_unmet_part_of_a_request_is_named_with_the_option_to_change():
