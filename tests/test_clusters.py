@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -19,6 +17,7 @@ import pytest
 import reference as ref
 import yaml
 from clip_helpers import make_clip
+from slurm_helpers import slurm_unavailable, squeue
 
 from dask_clipwriter import ClipWriter, clip_records_from_map
 from dask_clipwriter.clusters import cluster_summary, make_cluster
@@ -228,27 +227,6 @@ def test_local_cluster_has_worker_processes():
 
 # ----------------------------------------------------------------------------------------
 # A real SLURM (scripts/slurm-up.sh): one worker job, a real write.
-
-
-def slurm_unavailable() -> str | None:
-    """Why the live SLURM tests cannot run here, or None when a node is up."""
-    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
-        return "SLURM client tools not on PATH (run scripts/slurm-up.sh as root)"
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=15)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"sinfo failed: {exc}"
-    if out.returncode:
-        return f"sinfo failed, slurmctld down? ({out.stderr.strip()}); run scripts/slurm-up.sh"
-    states = out.stdout.split()
-    if not {"idle", "mix"} & set(states):
-        return f"no SLURM node with free cores (sinfo states: {states or 'none'}); run scripts/slurm-up.sh"
-    return None
-
-
-def squeue(name: str) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %t"], capture_output=True, text=True, timeout=15)
-    return out.stdout.split("\n") if out.stdout.strip() else []
 
 
 def build_and_record(part: int, where: str) -> pd.DataFrame:
