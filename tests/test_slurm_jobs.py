@@ -50,6 +50,11 @@ def videos(tmp_path_factory):
     return root
 
 
+def prepare(tmp_path: Path, label: str) -> tuple[str, Path, Path]:
+    """A unique name for the worker jobs, a folder laid out like a checkout, the dataset's path."""
+    return f"cw-{label}-{uuid.uuid4().hex[:8]}", project_folder(tmp_path / "project", REPO), tmp_path / "dataset"
+
+
 def readme_commands():
     """The login-node command, the small-partition overrides and the sbatch command."""
     [install, run], [export] = blocks("SLURM from the login node")
@@ -71,11 +76,23 @@ def paths(videos: Path, out: Path) -> dict[str, str]:
     return {"/data/videos": str(videos), "/data/dataset": str(out)}
 
 
+def sbatch_and_wait(argv: list[str], folder: Path, env: dict[str, str], name: str, timeout: float):
+    """Submit the client job as the README does; (job id, its scontrol fields once it has
+    ended, its output). Whatever is left of it and its worker jobs is cancelled."""
+    submitted = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=30)
+    assert submitted.returncode == 0, submitted.stderr
+    job = re.fullmatch(r"Submitted batch job (\d+)\s*", submitted.stdout).group(1)
+    try:
+        info = wait_for_job(job, timeout=timeout)
+    finally:
+        subprocess.run(["scancel", job], capture_output=True)
+        subprocess.run(["scancel", "-n", name], capture_output=True)
+    return job, info, (folder / f"clipwriter-client-{job}.out").read_text()
+
+
 def test_run_from_the_login_node_as_the_readme_shows_it(videos, tmp_path):
     run, overrides, _ = readme_commands()
-    name = f"cw-login-{uuid.uuid4().hex[:8]}"
-    folder = project_folder(tmp_path / "project", REPO)
-    out = tmp_path / "dataset"
+    name, folder, out = prepare(tmp_path, "login")
     argv = command(run, paths(videos, out))
     assert argv[:4] == ["dask-clipwriter", "run", "--cluster", "slurm"]
     try:
@@ -94,21 +111,10 @@ def test_run_from_the_login_node_as_the_readme_shows_it(videos, tmp_path):
 
 def test_sbatch_inside_an_allocation_as_the_readme_shows_it(videos, tmp_path):
     _, overrides, sbatch = readme_commands()
-    name = f"cw-alloc-{uuid.uuid4().hex[:8]}"
-    folder = project_folder(tmp_path / "project", REPO)
-    out = tmp_path / "dataset"
+    name, folder, out = prepare(tmp_path, "alloc")
     argv = command(sbatch, paths(videos, out))
     assert argv[:2] == ["sbatch", "jobs/slurm.sbatch"]
-    submitted = subprocess.run(argv, cwd=folder, env=environment(name, **overrides), capture_output=True,
-                               text=True, timeout=30)
-    assert submitted.returncode == 0, submitted.stderr
-    job = re.fullmatch(r"Submitted batch job (\d+)\s*", submitted.stdout).group(1)
-    try:
-        info = wait_for_job(job, timeout=240)
-    finally:
-        subprocess.run(["scancel", job], capture_output=True)
-        subprocess.run(["scancel", "-n", name], capture_output=True)
-    output = (folder / f"clipwriter-client-{job}.out").read_text()
+    job, info, output = sbatch_and_wait(argv, folder, environment(name, **overrides), name, timeout=240)
     assert (info["JobState"], info["ExitCode"]) == ("COMPLETED", "0:0"), output
     assert f"slurm.sbatch: job {job} on " in output and "profile conf/jobqueue-slurm.yaml" in output
     assert "done in " in output and f"report: {out}/report.html" in output
@@ -145,15 +151,8 @@ def test_worker_jobs_that_can_never_start_end_the_run_with_slurms_reason(videos,
     folder = project_folder(tmp_path / "project", REPO)
     env = environment(name, **{**overrides, "DASK_CLIPWRITER__CLUSTER__SLURM__CORES": "2",
                                "DASK_CLIPWRITER__CLUSTER__SLURM__PENDING_TIMEOUT": "5s"})
-    submitted = subprocess.run(command(sbatch, paths(videos, tmp_path / "dataset")), cwd=folder, env=env,
-                               capture_output=True, text=True, timeout=30)
-    job = re.fullmatch(r"Submitted batch job (\d+)\s*", submitted.stdout).group(1)
-    try:
-        info = wait_for_job(job, timeout=180)
-    finally:
-        subprocess.run(["scancel", job], capture_output=True)
-        subprocess.run(["scancel", "-n", name], capture_output=True)
-    output = (folder / f"clipwriter-client-{job}.out").read_text()
+    _, info, output = sbatch_and_wait(command(sbatch, paths(videos, tmp_path / "dataset")), folder, env, name,
+                                      timeout=180)
     assert (info["JobState"], info["ExitCode"]) == ("FAILED", "4:0"), output
     [line] = [line for line in output.splitlines() if line.startswith("dask-clipwriter: error:")]
     assert re.match(r"dask-clipwriter: error: SLURM worker job \d+ pending for \d+ s, reason (Resources|Priority): "
