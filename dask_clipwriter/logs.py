@@ -113,6 +113,8 @@ class CommandLogging:
             self.handlers.append(_FileHandler(self.log_file, min(level, FILE_LEVEL)))
         formatter = logging.Formatter(FORMAT)
         root = logging.getLogger()
+        # What close() puts back (a command run inside another program, or a test).
+        self._saved = (root.level, logging.getLogger(LOGGER).level, logging.getLogger("distributed").level)
         for handler in self.handlers:
             handler.setFormatter(formatter)
             root.addHandler(handler)
@@ -149,6 +151,9 @@ class CommandLogging:
         for handler in self.handlers:
             root.removeHandler(handler)
             dist.removeHandler(handler)
+        root.setLevel(self._saved[0])
+        logging.getLogger(LOGGER).setLevel(self._saved[1])
+        dist.setLevel(self._saved[2])
         if self.log_file:
             self.log_file.file.close()
 
