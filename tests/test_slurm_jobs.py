@@ -208,3 +208,26 @@ def test_a_worker_retired_mid_chunk_leaves_the_dataset_as_a_clean_run_would(vide
     assert summary["run"]["chunks"] == expected["run"]["chunks"] == 3
     assert not any((out / ".clipwriter" / "tmp").glob("*"))  # no temporary file left behind
     assert wait_until_gone(name) == []
+
+
+def test_a_directive_only_slurm_can_judge(videos, tmp_path):
+    """A GRES the node does not have: sinfo cannot tell, `sbatch --test-only` can (exit 2,
+    SLURM's words, nothing submitted). Without the check sbatch itself refuses each worker
+    job, and after the pending timeout the run ends with 4 instead of waiting for workers."""
+    run, overrides, _ = readme_commands()
+    name, folder, out = prepare(tmp_path, "gres")
+    env = environment(name, **overrides, DASK_CLIPWRITER__CLUSTER__SLURM__JOB_EXTRA_DIRECTIVES='["--gres=gpu:1"]')
+    argv = command(run, paths(videos, out))
+    checked = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 2, checked.stderr
+    assert checked.stderr.strip().startswith("dask-clipwriter: error: the SLURM worker job cannot run as configured: "
+                                             "sbatch --test-only says: sbatch: error: Invalid generic resource")
+    assert "--gres=gpu:1" in checked.stderr and squeue(name) == []
+
+    unchecked = subprocess.run(argv + ["--no-check-request", "--pending-timeout", "3s"], cwd=folder, env=env,
+                               capture_output=True, text=True, timeout=120)
+    assert unchecked.returncode == 4, unchecked.stderr
+    assert ("dask-clipwriter: error: no SLURM worker job could be submitted within 3 s (sbatch failed: its error is "
+            "in the log above)") in unchecked.stderr
+    assert "Invalid generic resource" in unchecked.stderr  # dask-jobqueue's own report of the failed sbatch
+    assert squeue(name) == [] and not (out / "summary.json").exists()

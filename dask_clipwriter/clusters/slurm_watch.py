@@ -114,10 +114,11 @@ class WorkerJobWatch:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def _jobs(self) -> list[Any]:
+    def _jobs(self) -> list[tuple[str, Any]]:
+        """(name, job) of the cluster's worker jobs, submitted or not."""
         for _ in range(5):  # the cluster's event loop may change the dict meanwhile
             try:
-                return list(self.cluster.workers.values())
+                return list(self.cluster.workers.items())
             except RuntimeError:
                 time.sleep(0.01)
         return []
@@ -133,7 +134,7 @@ class WorkerJobWatch:
     def look(self) -> None:
         now = time.monotonic()
         jobs = self._jobs()
-        ids = {str(job.job_id) for job in jobs if getattr(job, "job_id", None)}
+        ids = {str(job.job_id) for _, job in jobs if getattr(job, "job_id", None)}
         out = _slurm(["squeue", "-h", "--me", "-o", "%i|%T|%r"])
         states = {job: state for job, state in parse_squeue(out.stdout).items() if job in ids}
         for job, (state, _) in states.items():
@@ -141,7 +142,7 @@ class WorkerJobWatch:
                 self._pending_since.setdefault(job, now)
         workers_up = len((getattr(self.cluster, "scheduler_info", None) or {}).get("workers", {}))
         verdict = judge_pending(states, self._pending_since, now, self.timeout_s, workers_up, self.request)
-        unsubmitted = [name for name, job in self.cluster.workers.items() if not getattr(job, "job_id", None)]
+        unsubmitted = [name for name, job in jobs if not getattr(job, "job_id", None)]
         for name in unsubmitted:
             self._unsubmitted_since.setdefault(name, now)
         stuck = [name for name in unsubmitted if self.timeout_s is not None
