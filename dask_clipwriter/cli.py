@@ -1,4 +1,5 @@
-"""The ``dask-clipwriter`` command: ``run`` the job, ``demo`` it, ``write`` stored records."""
+"""The ``dask-clipwriter`` command: ``run`` the job, ``demo`` it, ``write`` stored records,
+``verify`` and ``report`` a dataset."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .clusters.slurm_settings import SlurmSettings, flag_fields
 from .config import JobSettings, apply_config_files, resolve_job_config, settings_fields
+from .logs import CommandLogging, parse_level
 from .manifest import ManifestError
 from .options import option_help, option_kind
 from .records import RecordError
@@ -35,13 +38,18 @@ def _stage_settings_cls():
     return StageSettings
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dict[str, type]) -> None:
+#: Where a group of flags sits in the clipwriter config namespace (default: under its own name).
+CONFIG_PATHS = {"slurm": "cluster.slurm"}
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dict[str, type],
+                        fields_of=settings_fields) -> None:
     """One flag per option, with the option's own help line; a name shared by writer and
     stages would set both."""
     owners: dict[str, list[str]] = {}
     fields: dict[str, Any] = {}
     for group, cls in groups.items():
-        for name, f in settings_fields(cls).items():
+        for name, f in fields_of(cls).items():
             owners.setdefault(name, []).append(group)
             fields.setdefault(name, f)
     section = parser.add_argument_group(title)
@@ -69,7 +77,7 @@ def _config_default(groups: list[str], name: str) -> str:
     import dask.config
 
     def shown(group):
-        value = dask.config.get(f"clipwriter.{group}.{name}", default=None)
+        value = dask.config.get(f"clipwriter.{CONFIG_PATHS.get(group, group)}.{name}", default=None)
         return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
     values = {group: shown(group) for group in groups}
@@ -100,11 +108,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", choices=["local", "slurm"], default=None,
                         help="where the workers run (default: clipwriter.cluster.kind, 'local')")
     parser.add_argument("--n-workers", type=int, default=None, help="number of workers (local or SLURM jobs)")
-    parser.add_argument("--log-level", default="WARNING", help="Python log level for dask_clipwriter")
+    _logging_flags(parser)
+    parser.add_argument("--performance-report", metavar="FILE", default=None,
+                        help="save Dask's performance report of the run (task stream, profiles, bandwidth) as HTML")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
 
 
+def _logging_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", default=None,
+                        help="log level of dask_clipwriter on the terminal, workers' records included "
+                             "(default: WARNING; INFO with --verbose)")
+    parser.add_argument("--log-file", metavar="FILE", default=None,
+                        help="also write the full log to FILE: our records and the workers' at INFO, "
+                             "distributed's, and the lines the run prints")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .clusters import slurm  # noqa: F401  (registers clipwriter.cluster.slurm's defaults, shown by --help)
+
     parser = _Parser(
         prog="dask-clipwriter",
         description="Write NeMo-Curator-compatible video clip datasets with Dask.",
@@ -122,13 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     _add_settings_flags(run, "writer, stage and job options",
                         {"writer": WriterSettings, "stages": _stage_settings_cls(), "job": JobSettings})
+    _add_settings_flags(run, "SLURM options (with --cluster slurm; more in clipwriter.cluster.slurm)",
+                        {"slurm": SlurmSettings}, fields_of=lambda cls: flag_fields())
 
     demo = sub.add_parser("demo", help="generate sample videos and run the job on a LocalCluster",
                           description="The embedded default: sample videos (moving and static), the job "
                                       "on a LocalCluster, a dataset in a local folder.")
     demo.add_argument("--output", dest="demo_dir", default="demo-output",
                       help="folder for the sample videos and the dataset (default: ./demo-output)")
-    demo.add_argument("--log-level", default="WARNING", help="Python log level for dask_clipwriter (default: WARNING)")
+    _logging_flags(demo)
     demo.add_argument("--n-workers", type=int, default=None, help="number of local workers (default: 2)")
     demo.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
 
@@ -148,13 +171,34 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dataset", help="the dataset's output_path (local path or URL)")
     check.add_argument("--config", action="append", default=[], metavar="FILE",
                        help="YAML file with a 'clipwriter:' section (its storage-options are used)")
-    check.add_argument("--log-level", default="WARNING")
+    check.add_argument("--log-level", default=None)
     check.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
+    _add_report_parser(sub)
     return parser
 
 
-def _start_cluster(kind: str, options: dict[str, Any], n_workers: int | None = None):
-    """(cluster, client) for ``kind`` with the resolved options; prints the dashboard link."""
+def _add_report_parser(sub) -> None:
+    from .report_read import ReportSettings
+
+    report = sub.add_parser("report", help="write report.html: plots of a dataset's clips, outcomes and previews",
+                            description="A self-contained HTML page of plots (bokeh) about a written dataset, local or "
+                                        "URL. It reads summary.json and a bounded sample of the dataset (see the "
+                                        "--max-* options), never a listing.",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("dataset", help="the dataset's output_path (local path or URL)")
+    report.add_argument("-o", "--output", dest="report_file", default=None, metavar="FILE",
+                        help="where to write the page, a local path or URL (default: DATASET/report.html)")
+    report.add_argument("--config", action="append", default=[], metavar="FILE",
+                        help="YAML file with a 'clipwriter:' section (its storage-options are used)")
+    _add_settings_flags(report, "how much of the dataset is read (clipwriter.report)", {"report": ReportSettings})
+    report.add_argument("--log-level", default=None)
+    report.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
+
+
+def _start_cluster(kind: str, options: dict[str, Any], n_workers: int | None = None,
+                   logs: CommandLogging | None = None):
+    """(cluster, client) for ``kind`` with the resolved options; prints the dashboard link
+    and has the workers' log records handed to this process's logging."""
     from distributed import Client
 
     from .clusters import make_cluster
@@ -163,8 +207,34 @@ def _start_cluster(kind: str, options: dict[str, Any], n_workers: int | None = N
         options = {**options, "n_workers": n_workers}
     cluster = make_cluster(kind, **options)
     client = Client(cluster)
-    print(f"dashboard: {client.dashboard_link}", file=sys.stderr, flush=True)
+    if logs is not None:
+        logs.forward_from_workers(client)
+    print(f"dashboard: {client.dashboard_link}", file=logs.stream if logs else sys.stderr, flush=True)
     return cluster, client
+
+
+def _run_on(kind: str, cluster, options: dict[str, Any], args: argparse.Namespace, work):
+    """``work()`` on the started cluster: inside Dask's performance report when asked for,
+    and, on SLURM, while its worker jobs are watched (a job that cannot start ends the run)."""
+    import contextlib
+
+    logs: CommandLogging = args.logs
+    report = contextlib.nullcontext()
+    if getattr(args, "performance_report", None):
+        from distributed import performance_report
+
+        report = performance_report(filename=os.path.abspath(args.performance_report))
+    with report:
+        if kind == "slurm":
+            from .clusters.slurm import watch_worker_jobs
+
+            with watch_worker_jobs(cluster, stream=logs.stream, **options) as watch:
+                result = watch.run(work)
+        else:
+            result = work()
+    if getattr(args, "performance_report", None):
+        print(f"performance report: {os.path.abspath(args.performance_report)}", file=logs.stream, flush=True)
+    return result
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -175,7 +245,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                                     "cluster": args.cluster}
     cfg = resolve_job_config(_stage_settings_cls(), overrides)
     from .clip_writer import ClipWriter
-
     from .job import check_job_paths, check_plugins
 
     # Wrong paths, plug-ins and a run that would mix two datasets are refused before a
@@ -183,9 +252,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_job_paths(cfg.writer)
     check_plugins(cfg.stages)
     ClipWriter.from_settings(cfg.writer).check_dataset(producer=cfg.stages.content_settings())
-    cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
+    if cfg.writer.verbose:
+        args.logs.show_info()
+    cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers, args.logs)
     with cluster, client:
-        summary = run_job(cfg, client)
+        summary = _run_on(cfg.cluster_kind, cluster, cfg.cluster_options, args,
+                          lambda: run_job(cfg, client, stream=args.logs.stream))
     return 0 if not summary["run"]["videos_failed"] else 3
 
 
@@ -201,10 +273,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     stages = build_settings(_stage_settings_cls(), {})
     writer = WriterSettings(output_path=str(out), input_path=str(videos_dir), generate_previews=True)
     cfg = JobConfig(writer=writer, stages=stages)
-    cluster, client = _start_cluster("local", {"n_workers": 2}, args.n_workers)
+    cluster, client = _start_cluster("local", {"n_workers": 2}, args.n_workers, args.logs)
     with cluster, client:
-        run_job(cfg, client)
-    print(f"dataset: {out}", file=sys.stderr, flush=True)
+        run_job(cfg, client, stream=args.logs.stream)
+    print(f"dataset: {out}", file=args.logs.stream, flush=True)
     return 0
 
 
@@ -224,9 +296,12 @@ def cmd_write(args: argparse.Namespace) -> int:
     # pyarrow dtypes keep bytes and nested columns intact (no string conversion).
     clips = dd.read_parquet(args.records, dtype_backend="pyarrow", storage_options=options)
     videos = pd.read_parquet(args.videos, storage_options=options) if args.videos else None
-    cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
+    if cfg.writer.verbose:
+        args.logs.show_info()
+    cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers, args.logs)
     with cluster, client:
-        summary = ClipWriter.from_settings(cfg.writer).write(clips, videos, progress=True)
+        summary = _run_on(cfg.cluster_kind, cluster, cfg.cluster_options, args,
+                          lambda: ClipWriter.from_settings(cfg.writer).write(clips, videos, progress=True))
     run = summary["run"]
     print(f"wrote {run['chunks']} chunks, {run['num_clips_passed']} clips passed, "
           f"{run['num_clips_filtered']} filtered; summary: {summary_path(cfg.writer.output_path)}",
@@ -250,6 +325,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import dask.config
+
+    from .config import canonical, report_settings
+    from .report import write_report
+
+    apply_config_files(args.config)
+    options = canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+    dataset = args.dataset if "://" in args.dataset else os.path.abspath(args.dataset)
+    target = args.report_file
+    if target and "://" not in target:
+        target = os.path.abspath(target)
+    settings = report_settings({key.split(".", 1)[1]: value for key, value in _overrides(args).items()})
+    print(f"report: {write_report(dataset, options, target, settings)}", file=args.logs.stream, flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -258,22 +350,32 @@ def main(argv: list[str] | None = None) -> int:
     # distributed reads its log level when imported, in this process and in every worker
     # process it spawns (they inherit the environment): keep its INFO chatter off the terminal.
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import distributed  # noqa: F401  (configures its loggers on import; quieten them after)
+    import distributed  # noqa: F401  (configures its loggers on import; ours are set up after)
 
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify}
+    from .clusters.slurm_watch import WorkerJobsPending
+    from .report_read import ReportError
+
+    try:
+        args.logs = CommandLogging(parse_level(args.log_level), getattr(args, "log_file", None))
+    except (SettingsError, OSError) as exc:
+        return _failed(args, exc, 2)
+    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify, "report": cmd_report}
     try:
         return commands[args.command](args)
-    except (SettingsError, RecordError, PluginError, FileNotFoundError) as exc:
-        # The user's mistake (a flag, a config key, a record, a path): one line, exit code 2.
+    except (SettingsError, RecordError, PluginError, FileNotFoundError, ReportError) as exc:
+        # The user's mistake (a flag, a config key, a record, a path, a SLURM request the
+        # partition cannot meet): one line, exit code 2.
         return _failed(args, exc, 2)
     except (ChunkWriteError, SinkError, ManifestError, IndexPartError) as exc:
         # The store or the dataset failed: one line naming what and where, exit code 1.
         return _failed(args, exc, 1)
+    except WorkerJobsPending as exc:
+        # SLURM never started the worker jobs (the line says why); they were cancelled.
+        return _failed(args, exc, 4)
     except KeyboardInterrupt:
         return 130
+    finally:
+        args.logs.close()
 
 
 def _failed(args: argparse.Namespace, exc: BaseException, code: int) -> int:
@@ -281,7 +383,8 @@ def _failed(args: argparse.Namespace, exc: BaseException, code: int) -> int:
         import traceback
 
         traceback.print_exception(exc)
-    print(f"dask-clipwriter: error: {exc}", file=sys.stderr)
+    stream = getattr(getattr(args, "logs", None), "stream", sys.stderr)
+    print(f"dask-clipwriter: error: {exc}", file=stream, flush=True)
     return code
 
 

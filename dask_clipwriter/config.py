@@ -93,12 +93,13 @@ def _option_value(f, value: Any, where: str, source: str) -> None:
         raise SettingsError(f"{source}: {where} must be {expected}, got {value!r:.60}")
 
 
-TOP_KEYS = ("input_path", "output_path", "storage_options", "writer", "stages", "job", "cluster")
+TOP_KEYS = ("input_path", "output_path", "storage_options", "writer", "stages", "job", "report", "cluster")
 
 
 def check_namespace(section: Any, source: str) -> None:
     """The ``clipwriter`` section of one config source: known keys, values of the right type."""
     from .clusters import cluster_option_names
+    from .report_read import ReportSettings
     from .video.stage_settings import StageSettings
 
     top = _keys(section, NAMESPACE, source, TOP_KEYS)
@@ -107,7 +108,8 @@ def check_namespace(section: Any, source: str) -> None:
             raise SettingsError(f"{source}: {NAMESPACE}.{name.replace('_', '-')} must be a path or URL, "
                                 f"got {top[name]!r:.60}")
     _keys(top.get("storage_options"), f"{NAMESPACE}.storage-options", source, _AnyKey())
-    for group, cls in (("writer", WriterSettings), ("stages", StageSettings), ("job", JobSettings)):
+    for group, cls in (("writer", WriterSettings), ("stages", StageSettings), ("job", JobSettings),
+                       ("report", ReportSettings)):
         known = settings_fields(cls)
         for key, value in _keys(top.get(group), f"{NAMESPACE}.{group}", source, known).items():
             _option_value(known[key], value, f"{NAMESPACE}.{group}.{key.replace('_', '-')}", source)
@@ -172,6 +174,7 @@ class JobSettings:
 
     wave_chunks: int | None = option(
         None, "submit the chunks in waves of this many, one graph each (default: all in one)", minimum=1)
+    report: bool = option(True, "write report.html (plots of the dataset) into the output at the end of the run")
 
 
 @dataclass
@@ -184,6 +187,8 @@ class JobConfig:
     job: JobSettings = field(default_factory=JobSettings)
     cluster_kind: str = "local"
     cluster_options: dict[str, Any] = field(default_factory=dict)
+    #: how much of the dataset report.html reads (clipwriter.report)
+    report: Any = None
 
 
 def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | None = None, *,
@@ -220,8 +225,28 @@ def resolve_job_config(stage_settings_cls=None, overrides: Mapping[str, Any] | N
     )
     stages = build_settings(stage_settings_cls, values["stages"], "stages") if stage_settings_cls else None
     kind = overrides.get("cluster") or section("cluster").get("kind") or "local"
-    return JobConfig(writer=writer, stages=stages, job=build_settings(JobSettings, values["job"], "job"), cluster_kind=kind,
-                     cluster_options=section(f"cluster.{kind}"))
+    job = build_settings(JobSettings, values["job"], "job")
+    return JobConfig(writer=writer, stages=stages, job=job, cluster_kind=kind,
+                     cluster_options=_cluster_options(kind, overrides), report=report_settings())
+
+
+def _cluster_options(kind: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``clipwriter.cluster.<kind>`` section with the cluster flags (``slurm.<option>``
+    overrides) over it; a SLURM flag for another kind of cluster is refused, not ignored."""
+    flags = {key.split(".", 1)[1]: value for key, value in overrides.items()
+             if key.startswith("slurm.") and value is not None}
+    if flags and kind != "slurm":
+        named = ", ".join("--" + name.replace("_", "-") for name in sorted(flags))
+        raise SettingsError(f"{named}: options of SLURM clusters, and this run's cluster is {kind!r} "
+                            "(add --cluster slurm)")
+    return {**section(f"cluster.{kind}"), **flags}
+
+
+def report_settings(overrides: Mapping[str, Any] | None = None):
+    """``clipwriter.report`` with ``overrides`` (flags) over it, checked."""
+    from .report_read import ReportSettings
+
+    return build_settings(ReportSettings, {**section("report"), **dict(overrides or {})}, "report")
 
 
 __all__ = [

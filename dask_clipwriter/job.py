@@ -22,6 +22,7 @@ import pandas as pd
 from . import layout
 from .build import clip_records_from_map
 from .clip_writer import ClipWriter
+from .closing import closing_lines
 from .config import JobConfig
 from .progress import ChunkProgress
 from .records import clip_records_meta, video_records_frame
@@ -242,5 +243,17 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
         f"the dataset now holds {totals['videos']} videos, {totals['chunks']} chunks",
         file=stream, flush=True,
     )
+    for line in closing_lines(summary):
+        print(line, file=stream, flush=True)
     print(f"summary: {layout.summary_path(writer.output_path)}", file=stream, flush=True)
+    if cfg.job.report:
+        from .report import write_report
+
+        try:
+            report = write_report(writer.output_path, writer.storage_options, settings=cfg.report)
+        except Exception as exc:  # noqa: BLE001 - the dataset is written; a report that fails must not undo that
+            log.warning("report.html not written: %s: %s (dask-clipwriter report %s makes it)", type(exc).__name__,
+                        exc, writer.output_path)
+        else:
+            print(f"report: {report}", file=stream, flush=True)
     return summary

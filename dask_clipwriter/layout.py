@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Iterable
 
 SUMMARY_FILE = "summary.json"
+#: [ours] The page of plots the job writes at the end of a run (report.py).
+REPORT_FILE = "report.html"
 #: [ours] Bookkeeping beside the reference's layout: the manifest and the dataset index.
 BOOKKEEPING_DIR = ".clipwriter"
 
@@ -89,12 +91,16 @@ def summary_path(output_path: str) -> str:
     return output_subpath(output_path, SUMMARY_FILE)
 
 
+def report_path(output_path: str) -> str:
+    return output_subpath(output_path, REPORT_FILE)
+
+
 def dataset_outputs(embedding_dirs: Iterable[str]) -> tuple[str, ...]:
     """Every top-level name a dataset of ours may hold below its output_path (what replacing
     it removes): the reference's folders (with every embedding folder given), our summary
     and bookkeeping. Nothing else a user keeps there is touched."""
     return ("clips", "filtered_clips", "previews", "metas", *sorted(set(embedding_dirs)), "processed_videos",
-            "processed_clip_chunks", SUMMARY_FILE, BOOKKEEPING_DIR)
+            "processed_clip_chunks", SUMMARY_FILE, REPORT_FILE, BOOKKEEPING_DIR)
 
 
 def manifest_path(output_path: str) -> str:

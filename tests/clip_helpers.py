@@ -76,11 +76,11 @@ def records_collection(*frames: pd.DataFrame):
 
 def tree(root) -> dict[str, bytes]:
     """Every file of the reference's layout below ``root`` as {relative path: bytes}: our
-    summary.json and .clipwriter/ bookkeeping (which hold run times) left out."""
+    summary.json, report.html and .clipwriter/ bookkeeping (which hold run times) left out."""
     root = Path(root)
     files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
     return {name: path.read_bytes() for name, path in files.items()
-            if name != "summary.json" and not name.startswith(".clipwriter/")}
+            if name not in ("summary.json", "report.html") and not name.startswith(".clipwriter/")}
 
 
 def encode_h264(width=64, height=48, frames=30, fps=30) -> bytes:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -19,6 +17,7 @@ import pytest
 import reference as ref
 import yaml
 from clip_helpers import make_clip
+from slurm_helpers import slurm_unavailable, squeue
 
 from dask_clipwriter import ClipWriter, clip_records_from_map
 from dask_clipwriter.clusters import cluster_summary, make_cluster
@@ -145,12 +144,71 @@ def test_workers_without_sbatch_is_a_clear_error(slurm_module, monkeypatch):
 
 def test_adaptive_and_summary_without_jobs(slurm_module, monkeypatch):
     monkeypatch.setattr(slurm_module.shutil, "which", lambda name: f"/usr/bin/{name}")
-    # Minimum 0 and no work: nothing is submitted.
-    with make_cluster("slurm", interface="lo", adaptive_maximum=3) as cluster:
+    # Minimum 0 and no work: nothing is submitted (nor checked: this test runs without SLURM).
+    with make_cluster("slurm", interface="lo", adaptive_maximum=3, check_request=False) as cluster:
         assert cluster._adaptive is not None
         assert (cluster._adaptive.minimum, cluster._adaptive.maximum) == (0, 3)
         line = cluster_summary(cluster)
     assert line.startswith("SLURMCluster: 0/0 workers, dashboard http://127.0.0.1:"), line
+
+
+def test_lifetime_is_rendered_as_the_dask_workers_own_flags(slurm_module):
+    worker = render(lifetime="230m", lifetime_stagger="5m", worker_extra_args=["--resources", "GPU=1"])
+    worker = worker.strip().splitlines()[-1]
+    assert " --resources GPU=1 --lifetime 230m --lifetime-stagger 5m " in worker + " "
+    assert "--lifetime" not in render().strip().splitlines()[-1]
+
+
+def test_our_slurm_options_have_their_defaults_in_the_yaml(slurm_module):
+    import dataclasses
+
+    from dask_clipwriter.clusters.slurm_settings import SlurmSettings
+
+    defaults = yaml.safe_load(slurm_module.DEFAULTS_FILE.read_text())["clipwriter"]["cluster"]["slurm"]
+    fields = dataclasses.fields(SlurmSettings)
+    assert {f.name for f in fields} == set(slurm_module.OWN_OPTIONS)
+    for f in fields:
+        assert defaults[f.name.replace("_", "-")] == f.default, f.name
+
+
+def test_lifetime_keeps_the_workers_up_by_adapting(slurm_module):
+    from dask_clipwriter.clusters.slurm_settings import SlurmSettings
+
+    assert SlurmSettings(n_workers=4, lifetime="1h").adaptive_range() == (4, 4)  # retired workers are replaced
+    assert SlurmSettings(n_workers=4).adaptive_range() is None  # a fixed scale
+    assert SlurmSettings(adaptive_maximum=8, lifetime="1h").adaptive_range() == (0, 8)
+    assert SlurmSettings(pending_timeout="never").pending_timeout_s is None
+    assert SlurmSettings(pending_timeout="90s").pending_timeout_s == 90.0
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"lifetime": "soon"}, "lifetime must be a duration such as '90s' or '230m', got 'soon'"),
+    ({"pending_timeout": "-5s"}, "pending-timeout must be a duration such as"),
+    ({"adaptive_minimum": 5, "adaptive_maximum": 2}, r"adaptive-minimum \(5\) is above adaptive-maximum \(2\)"),
+    ({"n_workers": -1}, "n_workers must be an integer >= 0"),
+])
+def test_bad_slurm_options_are_refused_before_a_cluster_starts(slurm_module, options, message):
+    from dask_clipwriter.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=message):
+        make_cluster("slurm", interface="lo", **options)
+
+
+def test_slurm_flags_reach_the_cluster_options_and_are_refused_for_a_local_run(tmp_path):
+    from dask_clipwriter.cli import _overrides, build_parser
+    from dask_clipwriter.config import resolve_job_config
+    from dask_clipwriter.settings import SettingsError
+
+    args = build_parser().parse_args(["run", "--input", str(tmp_path), "--output", str(tmp_path / "o"),
+                                      "--cluster", "slurm", "--lifetime", "2h", "--pending-timeout", "30s",
+                                      "--no-check-request", "--adaptive-maximum", "6"])
+    cfg = resolve_job_config(None, _overrides(args) | {"input_path": args.input_path,
+                                                       "output_path": args.output_path, "cluster": "slurm"})
+    assert {k: cfg.cluster_options[k] for k in ("lifetime", "pending_timeout", "check_request", "adaptive_maximum")} \
+        == {"lifetime": "2h", "pending_timeout": "30s", "check_request": False, "adaptive_maximum": 6}
+    args = build_parser().parse_args(["run", "--input", str(tmp_path), "--lifetime", "2h"])
+    with pytest.raises(SettingsError, match=r"--lifetime: options of SLURM clusters, and this run's cluster is 'loc"):
+        resolve_job_config(None, _overrides(args) | {"input_path": str(tmp_path), "output_path": str(tmp_path / "o")})
 
 
 @pytest.mark.cluster
@@ -169,27 +227,6 @@ def test_local_cluster_has_worker_processes():
 
 # ----------------------------------------------------------------------------------------
 # A real SLURM (scripts/slurm-up.sh): one worker job, a real write.
-
-
-def slurm_unavailable() -> str | None:
-    """Why the live SLURM tests cannot run here, or None when a node is up."""
-    if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
-        return "SLURM client tools not on PATH (run scripts/slurm-up.sh as root)"
-    try:
-        out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=15)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"sinfo failed: {exc}"
-    if out.returncode:
-        return f"sinfo failed, slurmctld down? ({out.stderr.strip()}); run scripts/slurm-up.sh"
-    states = out.stdout.split()
-    if not {"idle", "mix"} & set(states):
-        return f"no SLURM node with free cores (sinfo states: {states or 'none'}); run scripts/slurm-up.sh"
-    return None
-
-
-def squeue(name: str) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-n", name, "-o", "%i %t"], capture_output=True, text=True, timeout=15)
-    return out.stdout.split("\n") if out.stdout.strip() else []
 
 
 def build_and_record(part: int, where: str) -> pd.DataFrame:

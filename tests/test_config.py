@@ -10,12 +10,19 @@ import pytest
 import yaml
 
 from dask_clipwriter.config import DEFAULTS_FILE, JobSettings, apply_config_files, resolve_job_config
+from dask_clipwriter.report_read import ReportSettings
 from dask_clipwriter.settings import SettingsError, WriterSettings
 from dask_clipwriter.video.stage_settings import StageSettings
 
 
 @pytest.fixture(autouse=True)
 def fresh_config():
+    # dask-jobqueue adds its defaults to the config when first imported (checking a SLURM
+    # section imports it): import it before the copy, or the restore would drop them.
+    try:
+        import dask_jobqueue  # noqa: F401
+    except ImportError:
+        pass
     saved = copy.deepcopy(dask.config.config)
     yield
     dask.config.config.clear()
@@ -30,6 +37,7 @@ def _yaml_section(name):
     ("writer", WriterSettings, {"output_path", "input_path", "storage_options"}),
     ("stages", StageSettings, set()),
     ("job", JobSettings, set()),
+    ("report", ReportSettings, set()),
 ])
 def test_yaml_defaults_equal_the_dataclass_defaults(section, cls, skip):
     values = _yaml_section(section)

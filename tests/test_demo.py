@@ -28,3 +28,5 @@ def test_demo_writes_the_documented_tree(tmp_path):
     assert summary["totals"]["videos_complete"] == summary["totals"]["videos"] == 3
     err = proc.stderr
     assert "dashboard: http://" in err and f"dataset: {dataset}" in err and "chunks 3/3" in err
+    assert f"report: {dataset}/report.html" in err and (dataset / "report.html").stat().st_size > 100_000
+    assert "filtered clips: 1 by motion, 0 by aesthetic" in err

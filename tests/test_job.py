@@ -203,3 +203,5 @@ def test_job_reads_and_writes_s3(job_videos, s3_bucket, cluster_client):
     assert meta["clip_location"] == f"{out}/clips/{u}.mp4" and meta["source_video"] == f"{source}/pan.mp4"
     assert fs.size(f"{name}/dataset/clips/{u}.mp4") == meta["num_bytes"]
     assert "testing" not in json.dumps(summary)
+    # The job's report, read from and written to S3 with the same storage options.
+    assert "histograms from 3 clip metas" in fs.cat_file(f"{name}/dataset/report.html").decode()

@@ -1,15 +1,21 @@
-"""jobs/notebook.ipynb runs top to bottom in a real Jupyter kernel (nbclient + ipykernel)."""
+"""jobs/notebook.ipynb runs top to bottom in a real Jupyter kernel (nbclient + ipykernel), and
+as the README runs it (`jupyter execute`)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from readme import blocks, command
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "jobs" / "notebook.ipynb"
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "jobs" / "notebook.ipynb"
 
 
 @pytest.mark.cluster
@@ -25,3 +31,20 @@ def test_notebook_runs_and_writes_a_dataset(tmp_path, monkeypatch):
     assert "image/png" in text and "x240" in text  # the preview: height 240, shown inline
     dataset = tmp_path / "work" / "dataset"
     assert (dataset / "summary.json").exists() and len(list((dataset / "filtered_clips").iterdir())) == 2
+    # The report, inline: bokeh's loader (its JavaScript inline, no CDN) and the plots.
+    report = json.dumps(outputs[max(outputs)])
+    assert "application/vnd.bokehjs_load.v0+json" in text and "application/vnd.bokehjs_exec.v0+json" in report
+    assert "cdn.bokeh.org" not in text and f"bytes in {dataset}/report.html" in report
+
+
+@pytest.mark.cluster
+def test_the_readme_command(tmp_path):
+    [[line]] = blocks("In Jupyter")
+    argv = command(line, {})
+    assert argv == ["jupyter", "execute", "jobs/notebook.ipynb"]
+    env = {**os.environ, "CLIPWRITER_NOTEBOOK_DIR": str(tmp_path / "work"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "work" / "dataset" / "report.html").is_file()
+    assert not (REPO / "jobs" / "notebook-output").exists()  # all of it went to the chosen folder

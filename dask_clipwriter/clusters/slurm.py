@@ -20,8 +20,10 @@ from ..config import canonical, register_defaults
 NAMESPACE = "clipwriter.cluster.slurm"
 DEFAULTS_FILE = Path(__file__).with_name("slurm.yaml")
 
-#: Options that are ours (how many workers, the dashboard), not SLURMCluster keywords.
-OWN_OPTIONS = ("n_workers", "adaptive_minimum", "adaptive_maximum", "dashboard_address")
+#: Options that are ours (how many workers, lifetimes, checks, the dashboard), not SLURMCluster
+#: keywords: the fields of :class:`.slurm_settings.SlurmSettings`.
+OWN_OPTIONS = ("n_workers", "adaptive_minimum", "adaptive_maximum", "lifetime", "lifetime_stagger",
+               "pending_timeout", "check_request", "dashboard_address")
 #: Directives that would fight with ``log_directory`` (it writes its own -o/-e).
 LOG_DIRECTIVES = ("-o", "--output", "-e", "--error")
 
@@ -77,7 +79,12 @@ def make_slurm_cluster(**options: Any):
     Besides the ``slurm.yaml`` keys, any other ``SLURMCluster`` keyword (``python``,
     ``worker_extra_args``, ``scheduler_options``, ``job_mem``, ...) is passed through.
     With ``adaptive_maximum`` set the cluster adapts between ``adaptive_minimum`` (default 0)
-    and it; otherwise it is scaled to ``n_workers`` workers (0: none yet).
+    and it; otherwise it is scaled to ``n_workers`` workers (0: none yet), adapting between
+    n_workers and n_workers when the workers have a ``lifetime`` (so retired ones are replaced).
+
+    Before anything is submitted the worker job is checked against its partition
+    (``check_request``): a request it cannot meet raises :class:`.slurm_watch.SlurmRequestError`
+    naming what to change. Watch the jobs while they run with :func:`watch_worker_jobs`.
     """
     try:
         from dask_jobqueue import SLURMCluster
@@ -86,17 +93,17 @@ def make_slurm_cluster(**options: Any):
             "SLURM clusters need dask-jobqueue, an optional extra: "
             "pip install 'dask_clipwriter[slurm]'"
         ) from exc
+    from .slurm_settings import SlurmSettings
+    from .slurm_watch import check_request
 
     opts = resolve_options(**options)
-    n_workers = int(opts.pop("n_workers", 0) or 0)
-    minimum = opts.pop("adaptive_minimum", None)
-    maximum = opts.pop("adaptive_maximum", None)
-    scheduler_options = {"dashboard_address": opts.pop("dashboard_address", ":0"),
-                         **(opts.pop("scheduler_options", None) or {})}
+    own = SlurmSettings.take(opts)
+    scheduler_options = {"dashboard_address": own.dashboard_address, **(opts.pop("scheduler_options", None) or {})}
     directives = list(opts.get("job_extra_directives") or [])
     _check_log_directives(opts.get("log_directory"), directives)
     opts["job_extra_directives"] = directives
-    if (n_workers or maximum) and shutil.which("sbatch") is None:
+    opts["worker_extra_args"] = [*(opts.get("worker_extra_args") or []), *own.worker_args()]
+    if own.submits() and shutil.which("sbatch") is None:
         raise RuntimeError(
             "sbatch is not on PATH: worker jobs cannot be submitted from this machine "
             "(install the SLURM client tools; scripts/slurm-up.sh sets up a single-node SLURM)"
@@ -106,14 +113,34 @@ def make_slurm_cluster(**options: Any):
     kwargs = {k: v for k, v in opts.items() if v is not None}
     cluster = SLURMCluster(scheduler_options=scheduler_options, **kwargs)
     try:
-        if maximum is not None:
-            cluster.adapt(minimum=int(minimum or 0), maximum=int(maximum))
-        elif n_workers:
-            cluster.scale(n_workers)
+        if own.submits() and own.check_request:
+            check_request(cluster.job_script(), submit_command=cluster.job_cls.submit_command)
+        adaptive = own.adaptive_range()
+        if adaptive is not None:
+            cluster.adapt(minimum=adaptive[0], maximum=adaptive[1])
+        elif own.n_workers:
+            cluster.scale(own.n_workers)
     except BaseException:
         cluster.close()
         raise
     return cluster
 
 
-__all__ = ["DEFAULTS_FILE", "NAMESPACE", "make_slurm_cluster", "resolve_options"]
+def watch_worker_jobs(cluster, stream=None, **options: Any):
+    """A :class:`.slurm_watch.WorkerJobWatch` of ``cluster``'s worker jobs, with the
+    ``pending_timeout`` of ``options`` (resolved as for :func:`make_slurm_cluster`); use it
+    as a context manager and run the work with its ``run``."""
+    from .slurm_request import parse_job_request
+    from .slurm_settings import SlurmSettings
+    from .slurm_watch import WorkerJobWatch, describe_request, partitions_here
+
+    own = SlurmSettings.take(resolve_options(**options))
+    request = parse_job_request(cluster.job_script())
+    try:
+        described = describe_request(request, partitions_here())
+    except Exception:  # noqa: BLE001 - the request alone still says what was asked
+        described = request.describe()
+    return WorkerJobWatch(cluster, own.pending_timeout_s, described, stream=stream)
+
+
+__all__ = ["DEFAULTS_FILE", "NAMESPACE", "make_slurm_cluster", "resolve_options", "watch_worker_jobs"]
