@@ -11,11 +11,14 @@ from typing import Any
 
 from ._version import __version__
 from .config import JobSettings, apply_config_files, resolve_job_config, settings_fields
+from .dataset_rows import DatasetError
+from .export import ExportError
 from .manifest import ManifestError
 from .options import option_help, option_kind
 from .records import RecordError
 from .reduction import IndexPartError
 from .settings import SettingsError, WriterSettings
+from .shards import ShardSizeError
 from .sink import SinkError
 from .video.plugins import PluginError
 from .writer import ChunkWriteError
@@ -150,7 +153,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="YAML file with a 'clipwriter:' section (its storage-options are used)")
     check.add_argument("--log-level", default="WARNING")
     check.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
+    _add_export_parser(sub)
     return parser
+
+
+def _add_export_parser(sub) -> None:
+    export = sub.add_parser("export", help="write a dataset's clips as training shards (WebDataset tar files)",
+                            description="Write the clips of a dataset (passed ones unless --include-filtered) as "
+                                        "WebDataset shards under --to, in parallel, with a shard index "
+                                        "(index.json, index.parquet).",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("dataset", help="the dataset's output_path (local path or URL)")
+    export.add_argument("--to", dest="dest", required=True, help="folder or URL for the shards")
+    export.add_argument("--format", choices=["webdataset"], default="webdataset", help="shard format")
+    export.add_argument("--shard-size", default="1GB",
+                        help="largest shard, e.g. 1GB, 512MiB (default: 1GB; a larger clip gets a shard alone)")
+    export.add_argument("--include-filtered", action="store_true", help="also export the filtered clips")
+    export.add_argument("--caption-models", default=None, metavar="A,B",
+                        type=lambda value: [t for t in value.split(",") if t],
+                        help="models whose captions become .txt members (default: every model found)")
+    _common(export)
 
 
 def _start_cluster(kind: str, options: dict[str, Any], n_workers: int | None = None):
@@ -250,6 +272,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import dask.config
+
+    from .config import canonical, section
+    from .export import check_export, export_webdataset
+
+    apply_config_files(args.config)
+    options = canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+    # Wrong paths and sizes are refused before a cluster starts.
+    _, dest, _ = check_export(args.dataset, args.dest, options, args.shard_size)
+    kind = args.cluster or section("cluster").get("kind") or "local"
+    cluster, client = _start_cluster(kind, section(f"cluster.{kind}"), args.n_workers)
+    with cluster, client:
+        index = export_webdataset(args.dataset, args.dest, storage_options=options, dest_storage_options=options,
+                                  shard_size=args.shard_size, include_filtered=args.include_filtered,
+                                  caption_models=args.caption_models)
+    print(f"wrote {index['samples']} samples in {len(index['shards'])} shards ({index['bytes'] / 1e6:.1f} MB): "
+          f"{dest}/{index['shards_pattern']}; index: {dest}/index.json", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -263,10 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     import distributed  # noqa: F401  (configures its loggers on import; quieten them after)
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify}
+    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify, "export": cmd_export}
     try:
         return commands[args.command](args)
-    except (SettingsError, RecordError, PluginError, FileNotFoundError) as exc:
+    except (SettingsError, RecordError, PluginError, FileNotFoundError, DatasetError, ExportError,
+            ShardSizeError) as exc:
         # The user's mistake (a flag, a config key, a record, a path): one line, exit code 2.
         return _failed(args, exc, 2)
     except (ChunkWriteError, SinkError, ManifestError, IndexPartError) as exc:

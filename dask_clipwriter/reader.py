@@ -198,23 +198,28 @@ class ChunkReader:
         return metas
 
     def _embeddings(self, stats) -> dict[str, np.ndarray]:
-        import pyarrow.parquet as pq
+        return read_chunk_embeddings(self.info, stats.video, stats.clip_chunk_index)
 
-        _, parquet_dir = self.info.embedding_dirs
-        path = f"{parquet_dir}/{layout.chunk_uuid(stats.video, stats.clip_chunk_index)}.parquet"
-        data = read_files(self.info, [path])[path]
-        if data is None:
-            return {}
-        try:
-            table = pq.read_table(io.BytesIO(data), columns=["id", "embedding"])
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
-            raise DatasetError(f"{self.info.root}/{path}: damaged embedding Parquet: {exc}") from None
-        ids = table["id"].to_pylist()
-        values = table["embedding"].combine_chunks()
-        # float16 values widened to float64 in the file: float32 holds them exactly, in half the memory.
-        flat = values.flatten().to_numpy().astype(np.float32)
-        offsets = values.offsets.to_numpy()
-        return {uuid: flat[offsets[i]:offsets[i + 1]] for i, uuid in enumerate(ids)}
+
+def read_chunk_embeddings(info: DatasetInfo, video: str, chunk_index: int) -> dict[str, np.ndarray]:
+    """{clip uuid: vector} from the chunk's embedding Parquet ({} when it has none)."""
+    import pyarrow.parquet as pq
+
+    _, parquet_dir = info.embedding_dirs
+    path = f"{parquet_dir}/{layout.chunk_uuid(video, chunk_index)}.parquet"
+    data = read_files(info, [path])[path]
+    if data is None:
+        return {}
+    try:
+        table = pq.read_table(io.BytesIO(data), columns=["id", "embedding"])
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        raise DatasetError(f"{info.root}/{path}: damaged embedding Parquet: {exc}") from None
+    ids = table["id"].to_pylist()
+    values = table["embedding"].combine_chunks()
+    # float16 values widened to float64 in the file: float32 holds them exactly, in half the memory.
+    flat = values.flatten().to_numpy().astype(np.float32)
+    offsets = values.offsets.to_numpy()
+    return {uuid: flat[offsets[i]:offsets[i + 1]] for i, uuid in enumerate(ids)}
 
 
 def read_clip_dataset(path: str, storage_options: Mapping[str, Any] | None = None,
