@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--log-level", default="WARNING")
     check.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
     _add_export_parser(sub)
+    backfill = sub.add_parser("backfill", help="build a dataset's optional outputs afterwards (clip index, JSONL metas)",
+                              description="Write clip_index/ (--clip-index) and/or metas_jsonl/v0/ (--metas-jsonl) "
+                                          "for every chunk of a written dataset, as the writer would have.",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    backfill.add_argument("dataset", help="the dataset's output_path (local path or URL)")
+    backfill.add_argument("--clip-index", action="store_true", help="write clip_index/<chunk uuid>.parquet")
+    backfill.add_argument("--metas-jsonl", action="store_true", help="write metas_jsonl/v0/<video uuid>_<chunk>.jsonl")
+    _common(backfill)
     return parser
 
 
@@ -273,23 +281,50 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import dask.config
-
-    from .config import canonical, section
     from .export import check_export, export_webdataset
 
     apply_config_files(args.config)
-    options = canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+    options = _configured_storage_options()
     # Wrong paths and sizes are refused before a cluster starts.
     _, dest, _ = check_export(args.dataset, args.dest, options, args.shard_size)
-    kind = args.cluster or section("cluster").get("kind") or "local"
-    cluster, client = _start_cluster(kind, section(f"cluster.{kind}"), args.n_workers)
+    cluster, client = _local_or_configured_cluster(args)
     with cluster, client:
         index = export_webdataset(args.dataset, args.dest, storage_options=options, dest_storage_options=options,
                                   shard_size=args.shard_size, include_filtered=args.include_filtered,
                                   caption_models=args.caption_models)
     print(f"wrote {index['samples']} samples in {len(index['shards'])} shards ({index['bytes'] / 1e6:.1f} MB): "
           f"{dest}/{index['shards_pattern']}; index: {dest}/index.json", file=sys.stderr)
+    return 0
+
+
+def _local_or_configured_cluster(args: argparse.Namespace):
+    from .config import section
+
+    kind = args.cluster or section("cluster").get("kind") or "local"
+    return _start_cluster(kind, section(f"cluster.{kind}"), args.n_workers)
+
+
+def _configured_storage_options() -> dict[str, Any]:
+    import dask.config
+
+    from .config import canonical
+
+    return canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from .backfill import backfill
+    from .reader import dataset_info
+
+    apply_config_files(args.config)
+    if not (args.clip_index or args.metas_jsonl):
+        raise DatasetError("nothing to build: pass --clip-index, --metas-jsonl or both")
+    options = _configured_storage_options()
+    info = dataset_info(args.dataset, options)  # not a dataset: refused before a cluster starts
+    cluster, client = _local_or_configured_cluster(args)
+    with cluster, client:
+        written = backfill(info.root, options, clip_index=args.clip_index, metas_jsonl=args.metas_jsonl)
+    print(f"{info.root}: {written} files written", file=sys.stderr)
     return 0
 
 
@@ -306,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     import distributed  # noqa: F401  (configures its loggers on import; quieten them after)
 
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify, "export": cmd_export}
+    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify, "export": cmd_export,
+                "backfill": cmd_backfill}
     try:
         return commands[args.command](args)
     except (SettingsError, RecordError, PluginError, FileNotFoundError, DatasetError, ExportError,
