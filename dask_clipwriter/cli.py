@@ -292,7 +292,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         index = export_webdataset(args.dataset, args.dest, storage_options=options, dest_storage_options=options,
                                   shard_size=args.shard_size, include_filtered=args.include_filtered,
                                   caption_models=args.caption_models)
-    print(f"wrote {index['samples']} samples in {len(index['shards'])} shards ({index['bytes'] / 1e6:.1f} MB): "
+    shards = len(index["shards"])
+    print(f"wrote {index['samples']} samples in {shards} shard{'s' if shards != 1 else ''} "
+          f"({index['bytes'] / 1e6:.1f} MB): "
           f"{dest}/{index['shards_pattern']}; index: {dest}/index.json", file=sys.stderr)
     return 0
 

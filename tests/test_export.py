@@ -77,6 +77,10 @@ def test_webdataset_reads_every_passed_clip(dataset, tmp_path):
         import hashlib
         assert hashlib.sha256(data).hexdigest() == shard["sha256"]
     assert json.loads((dest / "index.json").read_text()) == index
+    # webdataset's default decoders give the members as a trainer takes them.
+    decoded = next(iter(wds.WebDataset(f"{dest}/{index['shards_pattern']}", shardshuffle=False).decode()))
+    assert isinstance(decoded["json"], dict) and decoded["json"]["span_uuid"] == decoded["__key__"]
+    assert isinstance(decoded["qwen.txt"], str) and decoded["npy"].shape == (1, 8)
     assert sorted(p.name for p in dest.iterdir()) == sorted(["index.json", "index.parquet",
                                                             *(s["name"] for s in index["shards"])])
 
@@ -150,7 +154,7 @@ def test_the_command(dataset, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     index = json.loads((dest / "index.json").read_text())
-    assert f"wrote 8 samples in {len(index['shards'])} shards" in proc.stderr
+    assert f"wrote 8 samples in {len(index['shards'])} shards (" in proc.stderr
     assert len(loaded(dest, index)) == 8
     for args, message in ((["--shard-size", "big"], "shard size 'big' is not a size"),
                           (["--format", "tfrecord"], "invalid choice: 'tfrecord'")):
