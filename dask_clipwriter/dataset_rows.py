@@ -16,6 +16,7 @@ its bytes is written again byte for byte; a few columns only a reader needs are 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,13 @@ def read_meta(with_bytes: bool) -> pd.DataFrame:
     """The empty frame of :func:`read_columns`, with the writer's dtypes for record columns."""
     meta = clip_records_meta(EXTRA_COLUMNS)
     return meta[read_columns(with_bytes)]
+
+
+@functools.lru_cache(maxsize=2)
+def read_dtypes(with_bytes: bool) -> dict[str, Any]:
+    """:func:`read_meta`'s dtypes, made once per process: building the empty frame costs
+    more than reading a chunk's metas (measured: 15 of 24 ms for 32 clips)."""
+    return read_meta(with_bytes).dtypes.to_dict()
 
 
 def check_columns(columns: Sequence[str] | None, with_bytes: bool) -> list[str]:
@@ -291,13 +299,13 @@ def preview_file_path(uuid: str, start: int, end: int) -> str:
     return layout.preview_path("", uuid, start, end).lstrip("/")
 
 
-def rows_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], meta: pd.DataFrame) -> pd.DataFrame:
-    """Rows as a frame of ``columns`` with ``meta``'s dtypes. Object cells are placed one by
+def rows_frame(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows as a frame of ``columns`` with these ``dtypes``. Object cells are placed one by
     one: pandas would otherwise turn text into its string dtype, or stack equal-length
     arrays into a 2-D block."""
     data = {}
     for name in columns:
-        dtype = meta.dtypes[name]
+        dtype = dtypes[name]
         values = [row.get(name) for row in rows]
         if dtype == object:
             data[name] = pd.Series(_placed(values), dtype=object)

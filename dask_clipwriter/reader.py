@@ -22,6 +22,7 @@ from typing import Any
 
 import dask
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 import numpy as np
 import pandas as pd
 
@@ -42,6 +43,7 @@ from .dataset_rows import (
     parse_meta,
     preview_file_path,
     read_columns,
+    read_dtypes,
     read_meta,
     rows_frame,
     sorted_chunks,
@@ -126,6 +128,9 @@ def read_files(info: DatasetInfo, relatives: Sequence[str]) -> dict[str, bytes |
     """The files at ``relatives`` (below the root), None where there is none. Other errors
     are raised with the path."""
     fs, fs_root = info.filesystem()
+    if isinstance(fs, LocalFileSystem):
+        # Plain reads: fsspec's open costs more than reading a meta of 1 KB (measured: 2x).
+        return {r: _read_local(info, f"{fs_root}/{r}", r) for r in relatives}
     out: dict[str, bytes | None] = {}
     for start in range(0, len(relatives), READ_BATCH):
         batch = list(relatives[start:start + READ_BATCH])
@@ -140,6 +145,16 @@ def read_files(info: DatasetInfo, relatives: Sequence[str]) -> dict[str, bytes |
             else:
                 out[relative] = value
     return out
+
+
+def _read_local(info: DatasetInfo, path: str, relative: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DatasetError(f"{info.root}/{relative}: cannot read: {exc}") from exc
 
 
 def _cat_one(fs, path: str):
@@ -162,7 +177,7 @@ class ChunkReader:
         content = self.read(name, set(columns))
         rows = chunk_rows(content, caption_models=self.info.caption_models,
                           enhanced_models=self.info.enhanced_caption_models)
-        return rows_frame(rows, columns, read_meta(self.with_bytes))
+        return rows_frame(rows, columns, read_dtypes(self.with_bytes))
 
     def read(self, name: ChunkName, wanted: set[str]) -> ChunkContent:
         info = self.info

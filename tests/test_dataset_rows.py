@@ -13,7 +13,7 @@ from dask_clipwriter.dataset_rows import (
     chunk_name,
     chunk_rows,
     filtered_reasons,
-    read_meta,
+    read_dtypes,
     rows_frame,
     sorted_chunks,
     split_caption_key,
@@ -80,7 +80,7 @@ def test_rows_passed_then_filtered_with_what_was_read():
     assert [(r["span_uuid"], r["filtered"], r["filtered_by"]) for r in rows] == [("p0", False, None),
                                                                                  ("f0", True, "motion")]
     assert rows[0]["windows"][0]["webp"] == b"webp" and rows[1]["embedding"] is None
-    frame = rows_frame(rows, ["span_uuid", "width", "embedding", "windows", "errors", "filtered"], read_meta(False))
+    frame = rows_frame(rows, ["span_uuid", "width", "embedding", "windows", "errors", "filtered"], read_dtypes(False))
     assert frame["width"].tolist() == [64.0, 64.0] and frame["embedding"].iloc[0].shape == (4,)
     assert frame["windows"].dtype == object and frame["errors"].tolist() == [["x"], ["x"]]
     assert frame["filtered"].dtype == bool
