@@ -12,27 +12,19 @@ import dask
 
 from . import layout
 from .clip_index import clip_index_bytes, metas_jsonl_bytes
-from .dataset_rows import ChunkName, DatasetError, clip_files, parse_chunk_document, parse_meta
-from .reader import DatasetInfo, dataset_info, list_chunks, read_files
+from .dataset_rows import ChunkName, DatasetError, clip_files
+from .reader import DatasetInfo, dataset_info, list_chunks, read_chunk, read_metas
 from .sink import FileSink
 
 
 def chunk_outputs(info: DatasetInfo, name: ChunkName, *, clip_index: bool, metas_jsonl: bool) -> list[tuple[str, bytes]]:
     """The optional files of one chunk, as (path, bytes)."""
-    data = read_files(info, [name.path])[name.path]
-    if data is None:
-        raise DatasetError(f"{info.root}/{name.path}: missing chunk document (listed, then gone)")
-    stats = parse_chunk_document(data, f"{info.root}/{name.path}")
+    stats = read_chunk(info, name)
     clips = clip_files(stats)
     if not clips:
         return []
-    found = read_files(info, [f"metas/v0/{u}.json" for u, _ in clips])
-    metas = []
-    for uuid, filtered in clips:
-        path = f"metas/v0/{uuid}.json"
-        if found[path] is None:
-            raise DatasetError(f"{info.root}/{path}: missing clip meta (its chunk document lists it)")
-        metas.append((parse_meta(found[path], f"{info.root}/{path}"), filtered))
+    docs = read_metas(info, [u for u, _ in clips])
+    metas = [(docs[uuid][1], filtered) for uuid, filtered in clips]
     files = []
     if metas_jsonl and stats.clips:
         files.append((layout.metas_jsonl_path(info.root, stats.video, stats.clip_chunk_index), metas_jsonl_bytes(metas)))

@@ -24,8 +24,8 @@ from typing import Any
 import dask
 import pandas as pd
 
-from .dataset_rows import DatasetError, clip_file_path, parse_meta
-from .reader import DatasetInfo, dataset_info, read_chunk_embeddings, read_clip_dataset, read_files
+from .dataset_rows import DatasetError, clip_file_path
+from .reader import DatasetInfo, dataset_info, read_chunk_embeddings, read_clip_dataset, read_files, read_metas
 from .shards import (
     INDEX_JSON,
     INDEX_PARQUET,
@@ -63,16 +63,12 @@ def _chunk_samples(info: DatasetInfo, rows: pd.DataFrame, *, with_clips: bool):
     """For the rows of one chunk: (row, meta bytes, meta, embedding, mp4 bytes or size).
     A clip without bytes (no ``num_bytes``) gets None for its mp4."""
     first = rows.iloc[0]
-    metas = read_files(info, [f"metas/v0/{u}.json" for u in rows["span_uuid"]])
+    metas = read_metas(info, rows["span_uuid"].tolist())
     embeddings = read_chunk_embeddings(info, first["video"], int(first["clip_chunk_index"]))
     out = []
     for row in rows.itertuples(index=False):
-        path = f"metas/v0/{row.span_uuid}.json"
-        if metas[path] is None:
-            raise DatasetError(f"{info.root}/{path}: missing clip meta (its chunk document lists it)")
-        meta = parse_meta(metas[path], f"{info.root}/{path}")
-        has_bytes = meta.get("num_bytes") is not None
-        out.append([row, metas[path], meta, embeddings.get(row.span_uuid), has_bytes])
+        meta_bytes, meta = metas[row.span_uuid]
+        out.append([row, meta_bytes, meta, embeddings.get(row.span_uuid), meta.get("num_bytes") is not None])
     clip_paths = [clip_file_path(s[0].span_uuid, bool(s[0].filtered)) for s in out if s[4]]
     found = _clip_sizes(info, clip_paths) if not with_clips else read_files(info, clip_paths)
     for sample in out:

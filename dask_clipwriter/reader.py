@@ -164,6 +164,27 @@ def _cat_one(fs, path: str):
         return exc
 
 
+def read_chunk(info: DatasetInfo, name: ChunkName):
+    """A chunk's document (ChunkStats); DatasetError naming it when missing or damaged."""
+    data = read_files(info, [name.path])[name.path]
+    if data is None:
+        raise DatasetError(f"{info.root}/{name.path}: missing chunk document (listed, then gone)")
+    return parse_chunk_document(data, f"{info.root}/{name.path}")
+
+
+def read_metas(info: DatasetInfo, uuids: Sequence[str]) -> dict[str, tuple[bytes, dict]]:
+    """{uuid: (stored bytes, document)} of the clips' metas; DatasetError naming a missing
+    or damaged one."""
+    paths = {u: f"metas/v0/{u}.json" for u in uuids}
+    found = read_files(info, list(paths.values()))
+    metas = {}
+    for uuid, path in paths.items():
+        if found[path] is None:
+            raise DatasetError(f"{info.root}/{path}: missing clip meta (its chunk document lists it)")
+        metas[uuid] = (found[path], parse_meta(found[path], f"{info.root}/{path}"))
+    return metas
+
+
 @dataclass(frozen=True)
 class ChunkReader:
     """The ``from_map`` function: one chunk document in, its rows out. Its ``columns``
@@ -181,10 +202,7 @@ class ChunkReader:
 
     def read(self, name: ChunkName, wanted: set[str]) -> ChunkContent:
         info = self.info
-        data = read_files(info, [name.path])[name.path]
-        if data is None:
-            raise DatasetError(f"{info.root}/{name.path}: missing chunk document (listed, then gone)")
-        stats = parse_chunk_document(data, f"{info.root}/{name.path}")
+        stats = read_chunk(info, name)
         clips = clip_files(stats)
         meta_wanted = wanted - set(CHUNK_COLUMNS) - {"embedding", *BYTES_COLUMNS, "filtered_by"}
         if "filtered_by" in wanted and mixed_filters(stats):
@@ -203,14 +221,7 @@ class ChunkReader:
         return ChunkContent(name, stats, metas, embeddings, clip_bytes, previews)
 
     def _metas(self, clips: list[tuple[str, bool]]) -> dict[str, dict]:
-        paths = {u: f"metas/v0/{u}.json" for u, _ in clips}
-        found = read_files(self.info, list(paths.values()))
-        metas = {}
-        for uuid, path in paths.items():
-            if found[path] is None:
-                raise DatasetError(f"{self.info.root}/{path}: missing clip meta (its chunk document lists it)")
-            metas[uuid] = parse_meta(found[path], f"{self.info.root}/{path}")
-        return metas
+        return {uuid: doc for uuid, (_, doc) in read_metas(self.info, [u for u, _ in clips]).items()}
 
     def _embeddings(self, stats) -> dict[str, np.ndarray]:
         return read_chunk_embeddings(self.info, stats.video, stats.clip_chunk_index)
@@ -308,7 +319,7 @@ def dataset_writer_settings(path: str, storage_options: Mapping[str, Any] | None
     if not chunks:
         raise DatasetError(f"{info.root} holds no chunk documents to infer its settings from")
     first = chunks[0]
-    stats = parse_chunk_document(read_files(info, [first.path])[first.path] or b"", f"{info.root}/{first.path}")
+    stats = read_chunk(info, first)
     if not stats.video.endswith("/" + first.rel):
         raise DatasetError(f"{info.root}/{first.path}: its video {stats.video!r} does not end with its path")
     reader = ChunkReader(info)
