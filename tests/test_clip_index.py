@@ -108,3 +108,14 @@ def test_the_command_and_its_errors(writer_factory, tmp_path):
     assert proc.returncode == 2 and f"{tmp_path} is not a clip dataset" in proc.stderr
     with pytest.raises(DatasetError, match="has no clip_index/"):
         read_clip_index(str(writer_factory.out))
+
+
+@pytest.mark.cluster
+def test_the_command_builds_them_on_a_cluster(writer_factory):
+    writer_factory().write(records())
+    proc = subprocess.run([sys.executable, "-m", "dask_clipwriter.cli", "backfill", str(writer_factory.out),
+                           "--clip-index", "--metas-jsonl", "--n-workers", "1"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{writer_factory.out}: 4 files written" in proc.stderr
+    assert len(list((writer_factory.out / "clip_index").iterdir())) == 2
