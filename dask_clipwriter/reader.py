@@ -314,7 +314,7 @@ def dataset_writer_settings(path: str, storage_options: Mapping[str, Any] | None
     first ``sample_chunks`` chunks."""
     info = dataset_info(path, storage_options)
     if info.settings:
-        return {k: v for k, v in info.settings.items()}
+        return dict(info.settings)
     chunks = list_chunks(info)
     if not chunks:
         raise DatasetError(f"{info.root} holds no chunk documents to infer its settings from")

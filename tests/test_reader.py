@@ -87,9 +87,8 @@ def test_reference_dataset_values_are_the_example_records(tmp_path):
         assert (row.width_source, row.height_source, row.framerate_source) == (1920, 1080, 30.0)
         assert row.num_bytes == 204800 and row.valid == (record["filtered_by"] is None)
         assert row.filtered_by == record["filtered_by"]
-        windows = [{k: w[k] for k in ("start_frame", "end_frame", "caption", "enhanced_caption")}
-                   for w in record["windows"]]
-        assert [{k: w[k] for k in windows[0]} for w in row.windows] == windows if windows else row.windows == []
+        keys = ("start_frame", "end_frame", "caption", "enhanced_caption")
+        assert [{k: w[k] for k in keys} for w in row.windows] == [{k: w[k] for k in keys} for w in record["windows"]]
         assert all(w["webp"] is None for w in row.windows)  # previews are bytes: read only with_bytes
         if record["embedding"]:
             expected = ref.embedding_for(record["span_uuid"]).astype(np.float32).reshape(-1)
