@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import layout
+from .clip_index import clip_index_bytes, metas_jsonl_bytes
 from .documents import (
     EXTRACT_METADATA_ERROR,
     ChunkStats,
@@ -140,6 +141,7 @@ def chunk_files(
     missing: Counter = Counter()
     parquet_ids: list[str] = []
     parquet_vectors = []
+    meta_docs: list[tuple[dict[str, Any], bool]] = []  # for the optional outputs
 
     for clip in clips:
         filtered = not clip.passed
@@ -189,12 +191,20 @@ def chunk_files(
                 enhanced_caption_models=settings.enhanced_caption_models,
             )
             files.append((layout.meta_path(out, clip.span_uuid), dumps(doc)))
+            meta_docs.append((doc, filtered))
 
     # ce1_embd_parquet/: one file per chunk with at least one embedding.
     if parquet_ids and write_clip_files:
         chunk_id = layout.chunk_uuid(video, chunk_index)
         files.append((layout.embedding_parquet_path(out, parquet_dir, chunk_id),
                       embeddings_parquet(parquet_ids, parquet_vectors)))
+
+    # [ours, optional] metas_jsonl/v0/ and clip_index/: one file each per chunk.
+    if meta_docs and settings.metas_jsonl and any(not f for _, f in meta_docs):
+        files.append((layout.metas_jsonl_path(out, video, chunk_index), metas_jsonl_bytes(meta_docs)))
+    if meta_docs and settings.clip_index:
+        files.append((layout.clip_index_path(out, layout.chunk_uuid(video, chunk_index)),
+                      clip_index_bytes(video, chunk_index, meta_docs)))
 
     # processed_clip_chunks/: written last by the caller, also in dry_run.
     stats = chunk_stats(

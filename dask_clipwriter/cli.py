@@ -13,12 +13,15 @@ from typing import Any
 from ._version import __version__
 from .clusters.slurm_settings import SlurmSettings, flag_fields
 from .config import JobSettings, apply_config_files, resolve_job_config, settings_fields
+from .dataset_rows import DatasetError
+from .export import ExportError
 from .logs import CommandLogging, parse_level
 from .manifest import ManifestError
 from .options import option_help, option_kind
 from .records import RecordError
 from .reduction import IndexPartError
 from .settings import SettingsError, WriterSettings
+from .shards import ShardSizeError
 from .sink import SinkError
 from .video.plugins import PluginError
 from .writer import ChunkWriteError
@@ -174,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--log-level", default=None)
     check.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
     _add_report_parser(sub)
+    _add_export_parser(sub)
+    backfill = sub.add_parser("backfill", help="build a dataset's optional outputs afterwards (clip index, JSONL metas)",
+                              description="Write clip_index/ (--clip-index) and/or metas_jsonl/v0/ (--metas-jsonl) "
+                                          "for every chunk of a written dataset, as the writer would have.",
+                              epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    backfill.add_argument("dataset", help="the dataset's output_path (local path or URL)")
+    backfill.add_argument("--clip-index", action="store_true", help="write clip_index/<chunk uuid>.parquet")
+    backfill.add_argument("--metas-jsonl", action="store_true", help="write metas_jsonl/v0/<video uuid>_<chunk>.jsonl")
+    _common(backfill)
     return parser
 
 
@@ -193,6 +205,24 @@ def _add_report_parser(sub) -> None:
     _add_settings_flags(report, "how much of the dataset is read (clipwriter.report)", {"report": ReportSettings})
     report.add_argument("--log-level", default=None)
     report.add_argument("--debug", action="store_true", help="show the traceback of an error, not one line")
+
+
+def _add_export_parser(sub) -> None:
+    export = sub.add_parser("export", help="write a dataset's clips as training shards (WebDataset tar files)",
+                            description="Write the clips of a dataset (passed ones unless --include-filtered) as "
+                                        "WebDataset shards under --to, in parallel, with a shard index "
+                                        "(index.json, index.parquet).",
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("dataset", help="the dataset's output_path (local path or URL)")
+    export.add_argument("--to", dest="dest", required=True, help="folder or URL for the shards")
+    export.add_argument("--format", choices=["webdataset"], default="webdataset", help="shard format")
+    export.add_argument("--shard-size", default="1GB",
+                        help="largest shard, e.g. 1GB, 512MiB (default: 1GB; a larger clip gets a shard alone)")
+    export.add_argument("--include-filtered", action="store_true", help="also export the filtered clips")
+    export.add_argument("--caption-models", default=None, metavar="A,B",
+                        type=lambda value: [t for t in value.split(",") if t],
+                        help="models whose captions become .txt members (default: every model found)")
+    _common(export)
 
 
 def _start_cluster(kind: str, options: dict[str, Any], n_workers: int | None = None,
@@ -326,19 +356,67 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import dask.config
-
-    from .config import canonical, report_settings
+    from .config import report_settings
     from .report import write_report
 
     apply_config_files(args.config)
-    options = canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+    options = _configured_storage_options()
     dataset = args.dataset if "://" in args.dataset else os.path.abspath(args.dataset)
     target = args.report_file
     if target and "://" not in target:
         target = os.path.abspath(target)
     settings = report_settings({key.split(".", 1)[1]: value for key, value in _overrides(args).items()})
     print(f"report: {write_report(dataset, options, target, settings)}", file=args.logs.stream, flush=True)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import check_export, export_webdataset
+
+    apply_config_files(args.config)
+    options = _configured_storage_options()
+    # Wrong paths and sizes are refused before a cluster starts.
+    _, dest, _ = check_export(args.dataset, args.dest, options, args.shard_size)
+    cluster, client = _local_or_configured_cluster(args)
+    with cluster, client:
+        index = export_webdataset(args.dataset, args.dest, storage_options=options, dest_storage_options=options,
+                                  shard_size=args.shard_size, include_filtered=args.include_filtered,
+                                  caption_models=args.caption_models)
+    shards = len(index["shards"])
+    print(f"wrote {index['samples']} samples in {shards} shard{'s' if shards != 1 else ''} "
+          f"({index['bytes'] / 1e6:.1f} MB): "
+          f"{dest}/{index['shards_pattern']}; index: {dest}/index.json", file=args.logs.stream)
+    return 0
+
+
+def _local_or_configured_cluster(args: argparse.Namespace):
+    from .config import section
+
+    kind = args.cluster or section("cluster").get("kind") or "local"
+    return _start_cluster(kind, section(f"cluster.{kind}"), args.n_workers, args.logs)
+
+
+def _configured_storage_options() -> dict[str, Any]:
+    import dask.config
+
+    from .config import canonical
+
+    return canonical(dask.config.get("clipwriter", default={})).get("storage_options") or {}
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from .backfill import backfill
+    from .reader import dataset_info
+
+    apply_config_files(args.config)
+    if not (args.clip_index or args.metas_jsonl):
+        raise DatasetError("nothing to build: pass --clip-index, --metas-jsonl or both")
+    options = _configured_storage_options()
+    info = dataset_info(args.dataset, options)  # not a dataset: refused before a cluster starts
+    cluster, client = _local_or_configured_cluster(args)
+    with cluster, client:
+        written = backfill(info.root, options, clip_index=args.clip_index, metas_jsonl=args.metas_jsonl)
+    print(f"{info.root}: {written} files written", file=args.logs.stream)
     return 0
 
 
@@ -359,10 +437,12 @@ def main(argv: list[str] | None = None) -> int:
         args.logs = CommandLogging(parse_level(args.log_level), getattr(args, "log_file", None))
     except (SettingsError, OSError) as exc:
         return _failed(args, exc, 2)
-    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify, "report": cmd_report}
+    commands = {"run": cmd_run, "demo": cmd_demo, "write": cmd_write, "verify": cmd_verify, "report": cmd_report,
+                "export": cmd_export, "backfill": cmd_backfill}
     try:
         return commands[args.command](args)
-    except (SettingsError, RecordError, PluginError, FileNotFoundError, ReportError) as exc:
+    except (SettingsError, RecordError, PluginError, FileNotFoundError, ReportError, DatasetError, ExportError,
+            ShardSizeError) as exc:
         # The user's mistake (a flag, a config key, a record, a path, a SLURM request the
         # partition cannot meet): one line, exit code 2.
         return _failed(args, exc, 2)

@@ -54,6 +54,9 @@ class ClipWriter:
         Skip chunks whose ``processed_clip_chunks`` marker already exists.
     write_retries
         Retries of a failed file write before its chunk fails.
+    metas_jsonl, clip_index
+        Also write ``metas_jsonl/v0/`` (one JSONL of passed clips' metas per chunk) and
+        ``clip_index/`` (one Parquet of scalar metas per chunk); off by default.
 
     Every option's meaning and range is in :class:`~dask_clipwriter.settings.WriterSettings`.
     Invalid settings raise :class:`~dask_clipwriter.settings.SettingsError` here, at
@@ -89,6 +92,8 @@ class ClipWriter:
         existing: str = "skip",
         resume: bool = False,
         write_retries: int = 3,
+        metas_jsonl: bool = False,
+        clip_index: bool = False,
     ):
         self.settings = WriterSettings(
             output_path=output_path,
@@ -108,6 +113,8 @@ class ClipWriter:
             existing=existing,
             resume=resume,
             write_retries=write_retries,
+            metas_jsonl=metas_jsonl,
+            clip_index=clip_index,
         )
 
     @classmethod

@@ -14,6 +14,9 @@ SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.html"
 #: [ours] Bookkeeping beside the reference's layout: the manifest and the dataset index.
 BOOKKEEPING_DIR = ".clipwriter"
+#: [ours] The writer's optional outputs (off by default): per-chunk JSONL metas, the clip index.
+CLIP_INDEX_DIR = "clip_index"
+OPTIONAL_DIRS = ("metas_jsonl", CLIP_INDEX_DIR)
 
 
 class LayoutError(ValueError):
@@ -87,6 +90,16 @@ def chunk_json_path(output_path: str, rel: str, chunk_index: int) -> str:
     return f"{get_output_path_processed_clip_chunks(output_path)}/{rel}_{chunk_index}.json"
 
 
+def metas_jsonl_path(output_path: str, video: str, chunk_index: int) -> str:
+    """[ours, optional] ``metas_jsonl/v0/<video uuid>_<chunk index>.jsonl``, as Cosmos names it."""
+    return f"{output_subpath(output_path, 'metas_jsonl/v0')}/{video_uuid(video)}_{chunk_index}.jsonl"
+
+
+def clip_index_path(output_path: str, chunk_id: str) -> str:
+    """[ours, optional] ``clip_index/<chunk uuid>.parquet``: the scalar metas of a chunk's clips."""
+    return f"{output_subpath(output_path, CLIP_INDEX_DIR)}/{chunk_id}.parquet"
+
+
 def summary_path(output_path: str) -> str:
     return output_subpath(output_path, SUMMARY_FILE)
 
@@ -100,7 +113,7 @@ def dataset_outputs(embedding_dirs: Iterable[str]) -> tuple[str, ...]:
     it removes): the reference's folders (with every embedding folder given), our summary
     and bookkeeping. Nothing else a user keeps there is touched."""
     return ("clips", "filtered_clips", "previews", "metas", *sorted(set(embedding_dirs)), "processed_videos",
-            "processed_clip_chunks", SUMMARY_FILE, REPORT_FILE, BOOKKEEPING_DIR)
+            "processed_clip_chunks", SUMMARY_FILE, REPORT_FILE, BOOKKEEPING_DIR, *OPTIONAL_DIRS)
 
 
 def manifest_path(output_path: str) -> str:
@@ -117,6 +130,11 @@ def index_part_path(output_path: str, table: str, buckets: int, bucket: int) -> 
 def chunk_marker_prefix(output_path: str, rel: str) -> str:
     """What every chunk marker path of one video starts with: ``.../<rel>_``."""
     return f"{get_output_path_processed_clip_chunks(output_path)}/{rel}_"
+
+
+def video_uuid(video: str) -> str:
+    """``uuid5(NAMESPACE_URL, video)``: how Cosmos names a video's per-chunk JSONL files."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, video))
 
 
 def chunk_uuid(video: str, chunk_index: int) -> str:

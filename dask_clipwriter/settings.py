@@ -58,6 +58,9 @@ class WriterSettings:
     resume: bool = option(False, "skip chunks whose processed_clip_chunks marker exists (no decoding either)")
     write_retries: int = option(3, "retries of a failed call to the store before the chunk fails", minimum=0,
                                 maximum=20)
+    metas_jsonl: bool = option(False, "also write metas_jsonl/v0/<video uuid>_<chunk>.jsonl: a chunk's passed "
+                                      "clips' metas, one line each (the layout Cosmos converters read)")
+    clip_index: bool = option(False, "also write clip_index/<chunk uuid>.parquet: one row of scalar metas per clip")
 
     def __post_init__(self) -> None:
         for name in ("output_path", "input_path"):

@@ -66,7 +66,7 @@ def test_unknown_option_is_named_with_its_file_and_the_closest_key(tmp_path):
     conf = tmp_path / "typo.yaml"
     conf.write_text("clipwriter:\n  writer:\n    dryrun: true\n")
     with pytest.raises(SettingsError, match=rf"config file {conf}: unknown key clipwriter.writer.dryrun "
-                                            r"\(did you mean 'dry-run'\?\); known: caption-models, dry-run"):
+                                            r"\(did you mean 'dry-run'\?\); known: caption-models, clip-index, dry-run"):
         apply_config_files([conf])
 
 

@@ -31,10 +31,16 @@ def test_notebook_runs_and_writes_a_dataset(tmp_path, monkeypatch):
     assert "image/png" in text and "x240" in text  # the preview: height 240, shown inline
     dataset = tmp_path / "work" / "dataset"
     assert (dataset / "summary.json").exists() and len(list((dataset / "filtered_clips").iterdir())) == 2
-    # The report, inline: bokeh's loader (its JavaScript inline, no CDN) and the plots.
-    report = json.dumps(outputs[max(outputs)])
+    # The report, inline (the cell before the last): bokeh's loader (its JavaScript inline,
+    # no CDN) and the plots.
+    report = json.dumps(outputs[sorted(outputs)[-2]])
     assert "application/vnd.bokehjs_load.v0+json" in text and "application/vnd.bokehjs_exec.v0+json" in report
     assert "cdn.bokeh.org" not in text and f"bytes in {dataset}/report.html" in report
+
+    # The last cell: read back, filter, plot (a second PNG: the histogram), export shards.
+    last = json.dumps(outputs[max(outputs)])
+    assert "3 moving clips; 3 samples in shards/shard-000000.tar" in last and "image/png" in last
+    assert (tmp_path / "work" / "shards" / "shard-000000.tar").exists()
 
 
 @pytest.mark.cluster
