@@ -20,6 +20,7 @@ from dask_clipwriter.video.bitexact import (
     X264_ASM_WITHOUT_AVX512,
     reproducible_encoder_options,
 )
+from dask_clipwriter.video import samples
 from dask_clipwriter.video.plan import plan_spans
 from dask_clipwriter.video.previews import make_window_previews
 from dask_clipwriter.video.transcode import EncodeSettings, transcode_spans
@@ -84,3 +85,24 @@ def test_encoder_options_pin_x264_only_on_avx512_cpus():
         "x264-params": f"keyint=60:{pinned}"}
     assert reproducible_encoder_options("libx264", {"x264-params": "asm=SSSE3"}, avx512=True) == {
         "x264-params": "asm=SSSE3"}
+
+
+def test_aac_audio_does_not_depend_on_the_cpus_simd(tmp_path):
+    """FFmpeg's AAC encoder picks AVX/AVX2 versions of its DSP at open, which round otherwise
+    than its SSE and C code; opened at the SSE4.2 level it gives the plain C code's bytes."""
+    avutil = _bundled_avutil()
+    if avutil is None:
+        pytest.skip("PyAV's bundled libavutil was not found beside the package (not a manylinux wheel)")
+
+    def made(name: str) -> bytes:
+        path = samples.write_sample_video(tmp_path / name, "static", 1.0, width=64, height=48, audio="aac")
+        with av.open(str(path)) as container:  # the audio packets only: this is about AAC
+            return b"".join(bytes(packet) for packet in container.demux(audio=0))
+
+    detected = {made(f"run{i}.mp4") for i in range(3)}
+    avutil.av_force_cpu_flags(0)
+    try:
+        plain_c = made("plain.mp4")
+    finally:
+        avutil.av_force_cpu_flags(-1)
+    assert detected == {plain_c}
