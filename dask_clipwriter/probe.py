@@ -9,7 +9,8 @@ Two entry points:
 
 Both follow the same rules: the frame rate is the stream's *average* rate (num/den), the
 duration comes from the stream and falls back to the container, and
-``num_frames = int(duration * framerate)``.
+``num_frames = int(duration * framerate)``. The duration is the value ffprobe prints (see
+:func:`printed_seconds`), because the reference reads it from ffprobe's text.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ class VideoProbe:
     audio_codec: str | None
 
 
+def printed_seconds(seconds: float) -> float:
+    """A time as ffprobe prints it (``%f``: rounded to the microsecond), read back as a float.
+
+    The reference takes a video's duration from ffprobe's JSON text, so its num_frames, and
+    with them its spans and clip uuids, follow from that rounded value: 361 frames at 30 fps
+    last 12.033333 s in print, and int(12.033333 * 30) is 360. Using the exact duration would
+    give 361 frames here and another last span and uuid than the reference's.
+    """
+    return float(f"{seconds:f}")
+
+
 def _open(source):
     import av  # imported lazily: PyAV is an optional extra
 
@@ -66,10 +78,12 @@ def _stream_values(container):
     if not rate:
         raise ProbeError("video stream has no frame rate")
     framerate = float(rate)
+    # ffprobe multiplies by the time base as a double (av_q2d), then prints (printed_seconds).
     if stream.duration is not None and stream.time_base is not None:
-        duration = float(stream.duration * stream.time_base)
+        time_base = stream.time_base
+        duration = printed_seconds(stream.duration * (time_base.numerator / time_base.denominator))
     elif container.duration is not None:
-        duration = container.duration / 1_000_000  # av.time_base: microseconds
+        duration = printed_seconds(container.duration * (1 / 1_000_000))  # av.time_base: microseconds
     else:
         raise ProbeError("neither the video stream nor the container has a duration")
     ctx = stream.codec_context

@@ -27,7 +27,7 @@ from ..records import clip_records_frame
 from . import plugins
 from .frames import decode_frames, sample_indices
 from .motion import score_clip_motion, unscored
-from .plan import ChunkPlan, plan_chunks, plan_spans
+from .plan import ChunkPlan, plan_chunks, plan_spans, planned_duration
 from .previews import make_window_previews
 from .stage_settings import StageSettings
 from .transcode import EncodedClip, EncodeSettings, SourceVideoError, transcode_spans
@@ -43,7 +43,8 @@ def plan_video(video: str, probe: VideoProbe | Mapping[str, Any], settings: Stag
         video, values["num_frames"], values["framerate"],
         settings.clip_len_s, settings.clip_stride_s, settings.min_clip_length_s,
     )
-    return plan_chunks(spans, settings.num_clips_per_chunk)
+    return plan_chunks(spans, settings.num_clips_per_chunk,
+                       video_end=planned_duration(values["num_frames"], values["framerate"]))
 
 
 def process_chunk(
