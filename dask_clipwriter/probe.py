@@ -61,6 +61,12 @@ def printed_seconds(seconds: float) -> float:
     return float(f"{seconds:f}")
 
 
+def codec_name(context) -> str:
+    """The codec's name as ffprobe's ``codec_name`` gives it (``mp3``), not the decoder's
+    (``mp3float``, ``libdav1d``), which is what ``context.name`` says."""
+    return str(context.codec.canonical_name)
+
+
 def _open(source):
     import av  # imported lazily: PyAV is an optional extra
 
@@ -101,7 +107,7 @@ def probe_clip_bytes(data: bytes) -> ClipProbe:
             height=int(ctx.height),
             framerate=framerate,
             num_frames=int(duration * framerate),
-            video_codec=str(ctx.name),
+            video_codec=codec_name(ctx),
         )
 
 
@@ -136,7 +142,7 @@ def probe_video_file(fileobj: BinaryIO | str, *, check_tail: bool = False) -> Vi
             framerate=framerate,
             num_frames=int(duration * framerate),
             duration=duration,
-            video_codec=str(ctx.name),
+            video_codec=codec_name(ctx),
             pixel_format=pix_fmt,
-            audio_codec=str(audio[0].codec_context.name) if audio else None,
+            audio_codec=codec_name(audio[0].codec_context) if audio else None,
         )

@@ -60,9 +60,10 @@ def process_chunk(
         target_height=stage_settings.target_height,
         encoder_options=stage_settings.encoder_options(),
         encoder_threads=stage_settings.encoder_threads,
+        audio=stage_settings.audio,
     )
     with _open_source(plan.video, storage_options) as handle:
-        encoded = transcode_spans(handle, plan.spans, encode)
+        encoded = transcode_spans(handle, plan.spans, encode, video_end=plan.video_end)
     rows = []
     for clip in encoded:
         record = _ClipWork(plan, clip, source)
@@ -157,6 +158,8 @@ class _ClipWork:
 def _run_stages(work: _ClipWork, settings: StageSettings) -> None:
     if work.clip.error:
         work.errors["transcode"] = work.clip.error
+    if work.clip.audio_error:
+        work.errors["audio"] = work.clip.audio_error
     if work.data:
         try:
             probe = probe_clip_bytes(work.data)

@@ -191,6 +191,8 @@ class _ToneWriter:
             pcm = tone(count, self.sample_rate, self.written)
             if self.format.startswith("s16"):
                 pcm = np.round(pcm * 32767).astype(np.int16)
+            elif self.format.startswith("s32"):
+                pcm = np.round(pcm.astype(np.float64) * 2147483647).astype(np.int32)
             frame = av.AudioFrame.from_ndarray(pcm[None], format=self.format, layout="mono")
             frame.sample_rate, frame.pts = self.sample_rate, self.written
             for packet in self.stream.encode(frame):

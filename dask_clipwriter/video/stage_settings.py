@@ -39,6 +39,8 @@ class StageSettings:
     encoder_preset: str | None = option(None, "libx264 preset (default: x264's)")
     encoder_crf: int | None = option(None, "libx264 CRF (default: x264's)", minimum=0, maximum=51)
     encoder_threads: int = option(1, "encoder threads per clip", minimum=1)
+    audio: bool = option(True, "carry the source's first audio stream into each clip (copied where MP4 "
+                               "takes its codec, else AAC)")
 
     # Motion filter
     motion_filter: str = option("enable", "enable (filter small motion), score-only, or disable",

@@ -106,3 +106,23 @@ def test_aac_audio_does_not_depend_on_the_cpus_simd(tmp_path):
     finally:
         avutil.av_force_cpu_flags(-1)
     assert detected == {plain_c}
+
+
+def test_clips_with_re_encoded_audio_are_the_same_every_time_and_on_every_cpu(tmp_path):
+    avutil = _bundled_avutil()
+    if avutil is None:
+        pytest.skip("PyAV's bundled libavutil was not found beside the package (not a manylinux wheel)")
+    source = str(samples.write_sample_video(tmp_path / "pcm.mov", "pan", 2.0, width=64, height=48,
+                                            audio="pcm_s16le", sample_rate=44100))
+    spans = plan_spans(source, 60, 30.0, clip_len_s=1.0, clip_stride_s=1.0)
+
+    def made() -> tuple[str, ...]:
+        return tuple(digests(transcode_spans(source, spans)))
+
+    runs = {made() for _ in range(3)}
+    avutil.av_force_cpu_flags(0)  # no SIMD: the plain C code's samples and bytes
+    try:
+        plain_c = made()
+    finally:
+        avutil.av_force_cpu_flags(-1)
+    assert runs == {plain_c}
