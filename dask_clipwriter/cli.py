@@ -178,10 +178,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from .job import check_job_paths, check_plugins
 
-    # Wrong paths, plug-ins and a run that would mix two datasets are refused before a
+    # Wrong paths, plug-ins, encoders and a run that would mix two datasets are refused before a
     # cluster starts (the plug-ins are loaded on the workers too, once they are up).
     check_job_paths(cfg.writer)
     check_plugins(cfg.stages)
+    cfg.stages.check_encoder()
     ClipWriter.from_settings(cfg.writer).check_dataset(producer=cfg.stages.content_settings())
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers)
     with cluster, client:

@@ -58,7 +58,8 @@ def process_chunk(
     source = _source_values(video_probe_values)
     encode = EncodeSettings(
         target_height=stage_settings.target_height,
-        encoder_options=stage_settings.encoder_options(),
+        encoder=stage_settings.encoder,
+        encoder_options=stage_settings.encoder_option_values(),
         encoder_threads=stage_settings.encoder_threads,
         audio=stage_settings.audio,
     )

@@ -12,6 +12,8 @@ import ctypes
 import glob
 import hashlib
 import os
+import subprocess
+import sys
 
 import av
 import pytest
@@ -126,3 +128,23 @@ def test_clips_with_re_encoded_audio_are_the_same_every_time_and_on_every_cpu(tm
     finally:
         avutil.av_force_cpu_flags(-1)
     assert runs == {plain_c}
+
+
+VP9_DIGEST_SCRIPT = """
+import hashlib, sys
+from dask_clipwriter.video.plan import plan_spans
+from dask_clipwriter.video.transcode import EncodeSettings, transcode_spans
+spans = plan_spans(sys.argv[1], 360, 30.0)[1:]
+(clip,) = transcode_spans(sys.argv[1], spans, EncodeSettings(encoder="libvpx-vp9"))
+print(hashlib.sha256(clip.data).hexdigest())
+"""
+
+
+def test_vp9_clips_are_the_same_every_time_and_without_libvpx_simd(pan_video, pan_spans):
+    """libvpx requires its SIMD functions to match its C code; checked by masking them all
+    off (VPX_SIMD_CAPS_MASK, read once per process, hence the subprocess)."""
+    vp9 = EncodeSettings(encoder="libvpx-vp9")
+    runs = {tuple(digests(transcode_spans(pan_video, pan_spans[1:], vp9))) for _ in range(3)}
+    plain = subprocess.run([sys.executable, "-c", VP9_DIGEST_SCRIPT, pan_video], capture_output=True, text=True,
+                           env={**os.environ, "VPX_SIMD_CAPS_MASK": "0"}, check=True).stdout.split()
+    assert runs == {tuple(plain)}
