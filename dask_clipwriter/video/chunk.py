@@ -62,6 +62,7 @@ def process_chunk(
         encoder_options=stage_settings.encoder_option_values(),
         encoder_threads=stage_settings.encoder_threads,
         audio=stage_settings.audio,
+        motion_stream=stage_settings.motion_filter != "disable",
     )
     with _open_source(plan.video, storage_options) as handle:
         encoded = transcode_spans(handle, plan.spans, encode, video_end=plan.video_end)
@@ -180,9 +181,13 @@ def _motion_stage(work: _ClipWork, settings: StageSettings) -> None:
     if settings.motion_filter == "disable":
         return
     if work.data:
+        # The reference's clip (libx264, FFmpeg's defaults, the source's size) is what the
+        # thresholds were made for: scored on that, the decision does not depend on the
+        # output height or the encoder (transcode.py makes it when the clip is not it).
+        stream = work.clip.motion_bytes
         score = score_clip_motion(
-            work.data, settings.motion_global_mean_threshold, settings.motion_per_patch_min_256_threshold
-        )
+            stream, settings.motion_global_mean_threshold, settings.motion_per_patch_min_256_threshold
+        ) if stream else unscored("decode_failed")
     else:
         work.errors["buffer"] = "empty"  # as the reference's motion decode stage records it
         score = unscored(None)

@@ -82,6 +82,20 @@ def test_vp9_clips_are_mp4_with_their_audio_and_video_codec_vp9(vp9_records):
         assert [s.codec_context.codec.canonical_name for s in container.streams] == ["vp9", "aac"]
 
 
+def test_vp9_clips_are_scored_on_the_references_h264_clip(vp9_records, tmp_path):
+    # FFmpeg exports no motion vectors from VP9: scored on the VP9 clip itself, every clip
+    # would be "no_motion_frames" and filtered. The reference's libx264 clip is scored instead.
+    row = vp9_records.iloc[0]
+    assert row["errors"] == {} and row["filtered_by"] is None
+    path = str(tmp_path / "shapes.mp4")
+    samples.write_sample_video(path, "shapes", 2.0, audio="aac")
+    probe = probe_video_file(path)
+    (plan,) = plan_video(path, probe, StageSettings())
+    x264 = process_chunk(plan, probe, StageSettings()).iloc[0]
+    assert (row["motion_score_global_mean"], row["motion_score_per_patch_min_256"]) == (
+        x264["motion_score_global_mean"], x264["motion_score_per_patch_min_256"])
+
+
 def test_free_options_reach_the_encoder(pan_video, pan_probe):
     spans = plan_spans(pan_video, pan_probe.num_frames, pan_probe.framerate)[:1]
     options = encoders.encoder_options("libx264", "ultrafast", None, ("x264-params=keyint=30:scenecut=0",))
