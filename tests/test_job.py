@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -89,6 +90,17 @@ def test_clip_files_match_the_spec(job_run):
         assert preview.name == f"0_{meta['num_frames'] - 1}.webp"
         with Image.open(preview) as img:
             assert img.format == "WEBP" and img.height == 240 and img.n_frames == int(end - start)
+
+
+def test_every_clip_carries_the_sources_audio(job_run):
+    out, _, _ = job_run
+    clips = sorted((out / "clips").iterdir()) + sorted((out / "filtered_clips").iterdir())
+    assert len(clips) == 5  # pan's 3 passed, static's 2 filtered
+    for path in clips:
+        with av.open(str(path)) as container:
+            video, audio = container.streams.video[0], container.streams.audio[0]
+            assert audio.codec_context.codec.canonical_name == "aac"
+            assert audio.duration * audio.time_base == video.duration * video.time_base  # exactly its span
 
 
 def test_embedder_plugin_writes_embeddings(job_run):
