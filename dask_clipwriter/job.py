@@ -23,6 +23,7 @@ from . import layout
 from .build import clip_records_from_map
 from .clip_writer import ClipWriter
 from .config import JobConfig
+from .filter_reasons import describe_filtered
 from .progress import ChunkProgress
 from .records import clip_records_meta, video_records_frame
 from .summary import add_run_figures, summary_time
@@ -235,9 +236,11 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
                              skipped=[{"path": path, "reason": reason} for path, reason in skipped])
     totals, run = summary["totals"], summary["run"]
     resumed = f" ({run['chunks_resumed']} already complete, not redone)" if run["chunks_resumed"] else ""
+    reasons = describe_filtered(run.get("filtered", {}))  # of the chunks this run wrote (filter_reasons.py)
+    why = f" ({'of those written now: ' if run['chunks_resumed'] else ''}{reasons})" if reasons else ""
     print(
         f"done in {time.monotonic() - started:.1f} s: {run['videos']} videos, {run['chunks']} chunks{resumed}, "
-        f"{run['num_clips_passed']} clips passed, {run['num_clips_filtered']} filtered; "
+        f"{run['num_clips_passed']} clips passed, {run['num_clips_filtered']} filtered{why}; "
         f"{sum(run['files_written'].values())} files / {sum(run['bytes_written'].values()) / 1e6:.1f} MB written, "
         f"{sum(run['files_skipped'].values())} existing files kept; {run['videos_failed']} videos failed; "
         f"the dataset now holds {totals['videos']} videos, {totals['chunks']} chunks",
