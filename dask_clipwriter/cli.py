@@ -197,7 +197,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.demo_dir).resolve()
     videos_dir, out = root / "videos", root / "dataset"
-    paths = make_sample_videos(videos_dir)
+    paths = make_sample_videos(videos_dir, audio="aac")  # with a tone track, so the clips show their audio
     print(f"generated {len(paths)} sample videos in {videos_dir}", file=sys.stderr, flush=True)
     stages = build_settings(_stage_settings_cls(), {})
     writer = WriterSettings(output_path=str(out), input_path=str(videos_dir), generate_previews=True)
