@@ -154,17 +154,28 @@ def write_sample_video(
         stream.codec_context.gop_size = 2 * round(rate)  # key frames every 2 s: seeking has work to do
         stream.codec_context.options = reproducible_encoder_options("libx264", {"preset": "veryfast", "crf": "28"})
         sound = _ToneWriter(container, audio, sample_rate, float(n / rate)) if audio else None
-        for index, pixels in enumerate(_FRAMES[kind](n, height, width, seed)):
-            if sound is not None:
-                sound.write_until(index / rate)  # interleaved, as a muxer expects
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        if sound is not None:
-            sound.write_until(None)
+        pictures = ((index / rate, None, pixels) for index, pixels in enumerate(_FRAMES[kind](n, height, width, seed)))
+        _encode_pictures(container, stream, pictures, sound)
     return path
+
+
+def _encode_pictures(container, stream, pictures, sound: _ToneWriter | None) -> None:
+    """Encode ``(seconds, pts or None, pixels)`` in order, the tone track interleaved with them
+    (as a muxer expects), then flush both."""
+    import av
+
+    for seconds, pts, pixels in pictures:
+        if sound is not None:
+            sound.write_until(seconds)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        if pts is not None:
+            frame.pts, frame.time_base = pts, stream.codec_context.time_base
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    if sound is not None:
+        sound.write_until(None)
 
 
 class _ToneWriter:
@@ -221,17 +232,9 @@ def write_variable_rate_video(path: str | os.PathLike, frame_times: list[Fractio
         stream.codec_context.options = reproducible_encoder_options("libx264", {"preset": "veryfast", "crf": "28"})
         seconds = float(times[-1] + (times[-1] - times[-2] if len(times) > 1 else Fraction(1, 30)))
         sound = _ToneWriter(container, audio, sample_rate, seconds) if audio else None
-        for at, pixels in zip(times, _pan_frames(len(times), height, width, 0), strict=True):
-            if sound is not None:
-                sound.write_until(at)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
-            frame.pts, frame.time_base = round(at / time_base), time_base
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-        if sound is not None:
-            sound.write_until(None)
+        pictures = ((at, round(at / time_base), pixels)
+                    for at, pixels in zip(times, _pan_frames(len(times), height, width, 0), strict=True))
+        _encode_pictures(container, stream, pictures, sound)
     return path
 
 
