@@ -26,19 +26,14 @@ class ClipOutput:
 
     def __init__(self, path: str | None, *, encoder: str, options: dict[str, str], threads: int,
                  rate: Fraction, tick: Fraction, size: tuple[int, int]):
-        import av
-
         self.path = path
         self.size = size
         self.tick = tick
         self.count = 0
         self.last_pts = -1
         self.packets: list[Any] = []
-        self._buffer = io.BytesIO() if path is None else None
-        if path is None:
-            self.container = av.open(self._buffer, "w", format="mp4")
-        else:
-            self.container = av.open(path, "w", format="mp4", options={"movflags": "+faststart"})
+        self.audio_error: str | None = None
+        self.container = self._open_container()
         stream = self.container.add_stream(encoder, rate=rate)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
@@ -48,6 +43,15 @@ class ClipOutput:
         if chosen:
             stream.codec_context.options = chosen
         self.stream = stream
+
+    def _open_container(self) -> Any:
+        import av
+
+        if self.path is None:
+            self._buffer = io.BytesIO()
+            return av.open(self._buffer, "w", format="mp4")
+        self._buffer = None
+        return av.open(self.path, "w", format="mp4", options={"movflags": "+faststart"})
 
     def add(self, frame: Any, pts: int) -> None:
         """Encode ``frame`` at ``pts`` ticks (strictly increasing; the caller times the frames)."""
@@ -69,14 +73,25 @@ class ClipOutput:
 
     def finish(self, audio: Callable[[Any], list[Any]] | None = None) -> bytes:
         """Flush the encoder, add the audio (``audio(container)`` adds its stream and returns
-        its packets), mux both by time, and return the file's bytes."""
+        its packets), mux both by time, and return the file's bytes.
+
+        Should the audio stream fail to start with the file (its codec does not open, or the
+        muxer refuses it in the header), the clip is made without it and :attr:`audio_error`
+        says why: bad audio must not cost the clip its video."""
         try:
             self.packets += self.stream.encode(None)
             extra = audio(self.container) if audio is not None else []
+            try:
+                self.container.start_encoding()
+            except Exception as exc:  # noqa: BLE001 - FFmpeg's refusal, whatever its type
+                if not self.container.streams.audio:
+                    raise
+                self.audio_error = f"the clip could not take the audio stream: {type(exc).__name__}: {exc}"
+                extra = []
+                self._reopen_without_audio()
             for packet in self.packets:
                 packet.stream = self.stream
-            both = sorted([*self.packets, *extra], key=_mux_time)
-            for packet in both:
+            for packet in sorted([*self.packets, *extra], key=_mux_time):
                 self.container.mux(packet)
         finally:
             self.packets = []
@@ -87,6 +102,22 @@ class ClipOutput:
             data = f.read()
         os.unlink(self.path)
         return data
+
+    def _reopen_without_audio(self) -> None:
+        """A fresh container holding only the encoded video (its packets are not muxed yet).
+        The new one is made first, from the old one's video stream, and in a file of its own:
+        closing the old container frees that stream and may still write to its file."""
+        refused, path = self.container, self.path
+        if path is not None:
+            self.path = path + ".video.mp4"
+        self.container = self._open_container()
+        self.stream = self.container.add_stream_from_template(self.stream)
+        try:
+            refused.close()
+        except Exception:  # noqa: BLE001 - the refused container goes whatever it says
+            pass
+        if path is not None and os.path.exists(path):
+            os.unlink(path)
 
     def abandon(self) -> None:
         self.packets = []

@@ -237,6 +237,7 @@ class SpanCutter:
             return
         try:
             result.data = clip.output.finish(self._audio_for(result, clip))
+            result.audio_error = result.audio_error or clip.output.audio_error
             if clip.motion is not None:
                 result.motion_stream_made = True
                 result.motion_data = clip.motion.finish()

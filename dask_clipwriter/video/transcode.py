@@ -196,8 +196,8 @@ def transcode_spans(
         if settings.audio and container.streams.audio:
             try:
                 audio = AudioWindow(container.streams.audio[0])
-            except AudioError as exc:
+            except Exception as exc:  # noqa: BLE001 - an audio stream we cannot read costs the clips their audio
                 for result in results:
-                    result.audio_error = str(exc)
+                    result.audio_error = str(exc) if isinstance(exc, AudioError) else f"{type(exc).__name__}: {exc}"
         SpanCutter(container, stream, spans, results, settings, workdir, audio=audio, video_end=video_end).run()
     return results

@@ -76,3 +76,17 @@ def test_an_abandoned_clip_leaves_no_file(tmp_path, pan_video):
     clip.add(next(pictures(pan_video, 1)), 0)
     clip.abandon()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_audio_stream_that_cannot_start_costs_the_clip_its_audio_not_its_video(tmp_path, pan_video):
+    clip = output(str(tmp_path / "clip.mp4"))
+    for index, frame in enumerate(pictures(pan_video, 30)):
+        clip.add(frame, index)
+    # An audio stream that cannot start when the file does: FFmpeg's Vorbis encoder is
+    # "experimental" and refuses to open (PyAV opens every stream's codec with the header)
+    data = clip.finish(lambda container: [] if container.add_stream("vorbis", rate=48000) is None else [])
+    assert clip.audio_error.startswith("the clip could not take the audio stream: ExperimentalError")
+    with av.open(io.BytesIO(data)) as container:
+        assert [s.type for s in container.streams] == ["video"]
+        assert sum(1 for _ in container.decode(video=0)) == 30
+    assert list(tmp_path.iterdir()) == []
