@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -49,6 +50,11 @@ def test_the_bytes_are_those_of_cpus_without_avx512(pan_video, pan_spans, level)
     ours = digests(transcode_spans(pan_video, pan_spans))
     older_cpu = EncodeSettings(encoder_options={"x264-params": f"asm={level}"})
     assert digests(transcode_spans(pan_video, pan_spans, older_cpu)) == ours
+
+
+def audio_codec(data: bytes) -> str | None:
+    with av.open(io.BytesIO(data)) as container:
+        return container.streams.audio[0].codec_context.codec.canonical_name if container.streams.audio else None
 
 
 def _bundled_avutil():
@@ -116,10 +122,13 @@ def test_clips_with_re_encoded_audio_are_the_same_every_time_and_on_every_cpu(tm
         pytest.skip("PyAV's bundled libavutil was not found beside the package (not a manylinux wheel)")
     source = str(samples.write_sample_video(tmp_path / "pcm.mov", "pan", 2.0, width=64, height=48,
                                             audio="pcm_s16le", sample_rate=44100))
-    spans = plan_spans(source, 60, 30.0, clip_len_s=1.0, clip_stride_s=1.0)
+    spans = plan_spans(source, 60, 30.0, clip_len_s=1.0, clip_stride_s=1.0, min_clip_length_s=0.5)
+    assert len(spans) == 2
 
     def made() -> tuple[str, ...]:
-        return tuple(digests(transcode_spans(source, spans)))
+        clips = transcode_spans(source, spans)
+        assert all(audio_codec(c.data) == "aac" for c in clips)  # re-encoded from the PCM
+        return tuple(digests(clips))
 
     runs = {made() for _ in range(3)}
     avutil.av_force_cpu_flags(0)  # no SIMD: the plain C code's samples and bytes
@@ -144,6 +153,7 @@ def test_vp9_clips_are_the_same_every_time_and_without_libvpx_simd(tmp_path):
     off (VPX_SIMD_CAPS_MASK, read once per process, hence the subprocess)."""
     source = str(samples.write_sample_video(tmp_path / "pan.mp4", "pan", 1.0, width=192, height=128, audio="aac"))
     spans = plan_spans(source, 30, 30.0, min_clip_length_s=1)
+    assert len(spans) == 1
     vp9 = EncodeSettings(encoder="libvpx-vp9")
     runs = {tuple(digests(transcode_spans(source, spans, vp9))) for _ in range(2)}
     plain = subprocess.run([sys.executable, "-c", VP9_DIGEST_SCRIPT, source], capture_output=True, text=True,
