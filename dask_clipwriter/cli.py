@@ -277,10 +277,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .clip_writer import ClipWriter
     from .job import check_job_paths, check_plugins
 
-    # Wrong paths, plug-ins and a run that would mix two datasets are refused before a
+    # Wrong paths, plug-ins, encoders and a run that would mix two datasets are refused before a
     # cluster starts (the plug-ins are loaded on the workers too, once they are up).
     check_job_paths(cfg.writer)
     check_plugins(cfg.stages)
+    cfg.stages.check_encoder()
     ClipWriter.from_settings(cfg.writer).check_dataset(producer=cfg.stages.content_settings())
     if cfg.writer.verbose:
         args.logs.show_info()
@@ -298,7 +299,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.demo_dir).resolve()
     videos_dir, out = root / "videos", root / "dataset"
-    paths = make_sample_videos(videos_dir)
+    paths = make_sample_videos(videos_dir, audio="aac")  # with a tone track, so the clips show their audio
     print(f"generated {len(paths)} sample videos in {videos_dir}", file=sys.stderr, flush=True)
     stages = build_settings(_stage_settings_cls(), {})
     writer = WriterSettings(output_path=str(out), input_path=str(videos_dir), generate_previews=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .filter_reasons import describe_filtered
+
 #: Videos named per list; the rest are counted.
 NAMED = 10
 #: An error message is cut to this many characters on the terminal (summary.json has it whole).
@@ -44,12 +46,16 @@ def failed_videos(summary: Mapping[str, Any]) -> list[str]:
 
 
 def filter_reasons(run: Mapping[str, Any]) -> str:
-    """``filtered clips: 3 by motion, 1 by aesthetic`` for this run's figures."""
+    """``filtered clips: 3 by motion, 1 by aesthetic (small motion 2, too small to score
+    (< 256 px) 1, aesthetic score 1)`` for this run's figures: the reference's counters per
+    filter, then why, for the chunks this run wrote (filter_reasons.py; a resumed chunk's
+    marker has only the counters)."""
     motion = int(run.get("num_clips_filtered_by_motion", 0))
     aesthetic = int(run.get("num_clips_filtered_by_aesthetic", 0))
     other = int(run.get("num_clips_filtered", 0)) - motion - aesthetic
     parts = [f"{motion} by motion", f"{aesthetic} by aesthetic"] + ([f"{other} for other reasons"] if other else [])
-    return f"filtered clips: {', '.join(parts)}"
+    reasons = describe_filtered(run.get("filtered") or {})
+    return f"filtered clips: {', '.join(parts)}" + (f" ({reasons})" if reasons else "")
 
 
 def clip_errors(run: Mapping[str, Any]) -> list[str]:

@@ -75,7 +75,9 @@ def chunk_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 #: What a chunk's marker does not hold, so a run that only resumes the chunk keeps it from
 #: the chunk's earlier row: its clips' error keys, what was missing, its files' sizes.
-NOT_IN_MARKER = ("errors", "missing", "bytes")
+NOT_IN_MARKER = ("errors", "missing", "bytes", "filtered")
+#: Columns added since the first index format, and what a part written before holds instead.
+ADDED_COLUMNS = {"filtered": "{}"}
 
 
 def merge_chunks(old: pd.DataFrame, run_rows: pd.DataFrame) -> pd.DataFrame:
@@ -125,6 +127,9 @@ def table_bytes(table: pd.DataFrame) -> bytes:
 def read_table(data: bytes, template: pd.DataFrame) -> pd.DataFrame:
     """A stored part, with the columns and dtypes of ``template`` (the empty table)."""
     table = pd.read_parquet(io.BytesIO(data))
+    for name, value in ADDED_COLUMNS.items():
+        if name in template.columns and name not in table.columns:
+            table[name] = value
     missing = [c for c in template.columns if c not in table.columns]
     if missing:
         raise ValueError(f"index part lacks column(s) {missing}")

@@ -219,6 +219,7 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
     writer = cfg.writer
     check_job_paths(writer)
     check_plugins(cfg.stages, client)
+    cfg.stages.check_encoder()
     skipped: list[tuple[str, str]] = []
     videos = list_videos(writer.input_path, extensions=cfg.stages.extensions, limit=cfg.stages.limit,
                          storage_options=writer.storage_options, skipped=skipped)

@@ -9,7 +9,8 @@ boxes of the ``moov`` header, read here by the rules FFmpeg's MOV demuxer applie
   fraction whose terms fit in 31 bits (``av_reduce`` with INT_MAX);
 * duration: the media duration (``mdhd``), lowered to the sum of the sample durations, then
   to the end of the edit list (each edit rescaled from the movie's time scale to the
-  track's, rounded to nearest), as ``mov_fix_index`` does;
+  track's, rounded to nearest), as ``mov_fix_index`` does; in seconds as ffprobe prints it
+  (``probe_values.py``);
 * width and height: the sample entry's, which must equal the cropped size of the H.264
   sequence parameter set (the decoder's, which PyAV reports);
 * codec: ``h264`` for an ``avc1`` sample entry.
@@ -32,6 +33,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from fractions import Fraction
+
+from .probe_values import frame_count, stream_seconds
 
 #: The largest numerator or denominator av_reduce keeps exact (INT_MAX).
 _INT_MAX = 2**31 - 1
@@ -367,9 +370,9 @@ def _video_values(buf: memoryview, trak, stbl, entry, time_scale: int, media_dur
     if edts:
         duration = min(duration, _edit_list_end(buf, *edts[0], time_scale, movie_time_scale))
     framerate = float(rate)
-    seconds = float(Fraction(duration, time_scale))
+    seconds = stream_seconds(duration, 1, time_scale)  # the stream's time base is 1/time_scale
     return HeaderValues(width=width, height=height, framerate=framerate, duration=seconds,
-                        num_frames=int(seconds * framerate), video_codec="h264")
+                        num_frames=frame_count(seconds, framerate), video_codec="h264")
 
 
 def _stts(buf: memoryview, start: int, end: int) -> tuple[int, int]:

@@ -11,7 +11,8 @@ Two entry points:
 
 Both follow the same rules: the frame rate is the stream's *average* rate (num/den), the
 duration comes from the stream and falls back to the container, and
-``num_frames = int(duration * framerate)``.
+``num_frames = int(duration * framerate)``. The duration is the value ffprobe prints (see
+:func:`printed_seconds`), because the reference reads it from ffprobe's text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from dataclasses import dataclass, fields
 from typing import BinaryIO
 
 from .mp4_header import read_clip_header
+from .probe_values import frame_count, printed_seconds, stream_seconds
+
+__all__ = ["PROBE_KEYS", "ClipProbe", "ProbeError", "VideoProbe", "printed_seconds", "probe_clip_bytes",
+           "probe_clip_bytes_with_pyav", "probe_video_file"]
 
 
 class ProbeError(ValueError):
@@ -53,6 +58,12 @@ class VideoProbe:
     audio_codec: str | None
 
 
+def codec_name(context) -> str:
+    """The codec's name as ffprobe's ``codec_name`` gives it (``mp3``), not the decoder's
+    (``mp3float``, ``libdav1d``), which is what ``context.name`` says."""
+    return str(context.codec.canonical_name)
+
+
 def _open(source):
     import av  # imported lazily: PyAV is an optional extra
 
@@ -70,10 +81,11 @@ def _stream_values(container):
     if not rate:
         raise ProbeError("video stream has no frame rate")
     framerate = float(rate)
+    # ffprobe multiplies by the time base as a double (av_q2d), then prints (printed_seconds).
     if stream.duration is not None and stream.time_base is not None:
-        duration = float(stream.duration * stream.time_base)
+        duration = stream_seconds(stream.duration, stream.time_base.numerator, stream.time_base.denominator)
     elif container.duration is not None:
-        duration = container.duration / 1_000_000  # av.time_base: microseconds
+        duration = printed_seconds(container.duration * (1 / 1_000_000))  # av.time_base: microseconds
     else:
         raise ProbeError("neither the video stream nor the container has a duration")
     ctx = stream.codec_context
@@ -101,8 +113,8 @@ def probe_clip_bytes_with_pyav(data: bytes) -> ClipProbe:
             width=int(ctx.width),
             height=int(ctx.height),
             framerate=framerate,
-            num_frames=int(duration * framerate),
-            video_codec=str(ctx.name),
+            num_frames=frame_count(duration, framerate),
+            video_codec=codec_name(ctx),
         )
 
 
@@ -135,9 +147,9 @@ def probe_video_file(fileobj: BinaryIO | str, *, check_tail: bool = False) -> Vi
             width=int(ctx.width),
             height=int(ctx.height),
             framerate=framerate,
-            num_frames=int(duration * framerate),
+            num_frames=frame_count(duration, framerate),
             duration=duration,
-            video_codec=str(ctx.name),
+            video_codec=codec_name(ctx),
             pixel_format=pix_fmt,
-            audio_codec=str(audio[0].codec_context.name) if audio else None,
+            audio_codec=codec_name(audio[0].codec_context) if audio else None,
         )

@@ -41,6 +41,7 @@ STATS_COLUMNS: dict[str, str] = {
     "bytes_written": "object",  # JSON {directory: bytes}
     "files_skipped": "object",  # JSON {directory: files}
     "bytes": "object",  # JSON {directory: bytes of the chunk's files}, written or skipped alike
+    "filtered": "object",  # JSON {reason: filtered clips} (filter_reasons.py)
     "started": "float64",
     "finished": "float64",
 }
@@ -85,6 +86,7 @@ def stats_row(
     chunk_bytes: Counter,
     started: float,
     finished: float,
+    filtered: Counter | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "video": stats.video,
@@ -104,6 +106,7 @@ def stats_row(
         bytes_written=json.dumps(dict(bytes_written)),
         files_skipped=json.dumps(dict(files_skipped)),
         bytes=json.dumps(dict(chunk_bytes)),
+        filtered=json.dumps(dict(filtered or {})),
         started=started,
         finished=finished,
     )

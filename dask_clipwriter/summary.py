@@ -28,8 +28,8 @@ import pandas as pd
 from .documents import COUNTER_KEYS
 
 #: Per-directory or per-key counters that rows carry as JSON text.
-DATASET_COUNTERS = ("errors", "missing", "bytes")
-RUN_COUNTERS = ("errors", "missing", "files_written", "bytes_written", "files_skipped")
+DATASET_COUNTERS = ("errors", "missing", "bytes", "filtered")
+RUN_COUNTERS = ("errors", "missing", "files_written", "bytes_written", "files_skipped", "filtered")
 #: At most this many video entries are listed in summary.json (the dataset index has all).
 MAX_LISTED_VIDEOS = 10_000
 

@@ -33,6 +33,7 @@ from .chunk_files import (
 )
 from .documents import read_chunk_document
 from .events import report
+from .filter_reasons import filter_reason
 from .index import COMPACT_EVERY, bucket_count, with_bucket
 from .manifest import RunStart, manifest_bytes
 from .partitioning import (
@@ -176,6 +177,7 @@ def _write_chunk_files(sink: FileSink, settings: WriterSettings, video: str, ind
     marker = chunk_marker(sink, marker_path, video, index, {clip.span_uuid for clip in clips})
     counts = SinkCounts()
     chunk_bytes: Counter = Counter()
+    filtered: Counter = Counter()
     if settings.resume and marker is not None:
         stats, status, missing, errors = marker, "resumed", Counter(), Counter()
     else:
@@ -188,6 +190,7 @@ def _write_chunk_files(sink: FileSink, settings: WriterSettings, video: str, ind
         counts.add(sink.put_many([planned.marker], existing=existing))
         stats, status, missing = planned.stats, "written", planned.missing
         errors = Counter(key for clip in clips for key in clip.errors)
+        filtered = Counter(filter_reason(clip.filtered_by, clip.errors) for clip in clips if not clip.passed)
         for path, data in (*planned.files, planned.marker):
             chunk_bytes[layout.directory_of(settings.output_path, path)] += len(data)
     if settings.verbose:
@@ -199,7 +202,7 @@ def _write_chunk_files(sink: FileSink, settings: WriterSettings, video: str, ind
     return stats_row(stats, partition=partition, status=status, errors=errors, missing=missing,
                      files_written=counts.files_written, bytes_written=counts.bytes_written,
                      files_skipped=counts.files_skipped, chunk_bytes=chunk_bytes, started=started,
-                     finished=time.time())
+                     finished=time.time(), filtered=filtered)
 
 
 # --------------------------------------------------------------------------------------

@@ -37,13 +37,13 @@ def h264_clip() -> bytes:
 @pytest.fixture(scope="session")
 def job_videos(tmp_path_factory) -> Path:
     """Source videos for the job: a moving 12 s video (two chunks with STAGES), a static 6 s
-    one, a 1 s one (no clips: shorter than min_clip_length_s), a corrupt file and a truncated
+    one (both with an AAC tone track), a 1 s one (no clips: shorter than min_clip_length_s), a corrupt file and a truncated
     video, one in a sub-folder so <rel> keeps folders, and a file that is not a video."""
     from dask_clipwriter.video import samples
 
     root = tmp_path_factory.mktemp("job-videos")
-    samples.make_sample_videos(root, {"pan.mp4": ("pan", 12.0)})
-    samples.make_sample_videos(root / "cams", {"static.mp4": ("static", 6.0)})
+    samples.make_sample_videos(root, {"pan.mp4": ("pan", 12.0)}, audio="aac")
+    samples.make_sample_videos(root / "cams", {"static.mp4": ("static", 6.0)}, audio="aac")
     samples.write_too_short_video(root / "short.mp4", seconds=1.0)
     samples.write_corrupt_video(root / "corrupt.mp4")
     samples.write_truncated_video(root / "pan.mp4", root / "truncated.mov", keep=0.3)

@@ -39,3 +39,6 @@ def test_filter_reasons_and_clip_errors():
         "clips with errors, by kind: caption 4, transcode 1",
     ]
     assert closing_lines({"run": {}, "videos": []}) == ["filtered clips: 0 by motion, 0 by aesthetic"]
+    run["filtered"] = {"aesthetic": 3, "too_small_to_score": 1, "small_motion": 4, "split": 1}
+    assert filter_reasons(run) == ("filtered clips: 5 by motion, 3 by aesthetic, 1 for other reasons (small motion 4, "
+                                   "too small to score (< 256 px) 1, aesthetic score 3, split 1)")

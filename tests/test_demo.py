@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import pytest
 
 
@@ -22,6 +23,9 @@ def test_demo_writes_the_documented_tree(tmp_path):
     dataset = tmp_path / "demo" / "dataset"
     for name in ("clips", "filtered_clips", "previews", "metas/v0", "processed_videos", "processed_clip_chunks"):
         assert any((dataset / name).iterdir()), name
+    for clip in (dataset / "clips").iterdir():  # the sample videos have a tone track
+        with av.open(str(clip)) as container:
+            assert [s.type for s in container.streams] == ["video", "audio"]
     summary = json.loads((dataset / "summary.json").read_text())
     static = [v for v in summary["videos"] if "static" in v["video"]]
     assert static and all(v["num_clips_passed"] == 0 and v["num_clips_filtered"] > 0 for v in static)
@@ -29,4 +33,4 @@ def test_demo_writes_the_documented_tree(tmp_path):
     err = proc.stderr
     assert "dashboard: http://" in err and f"dataset: {dataset}" in err and "chunks 3/3" in err
     assert f"report: {dataset}/report.html" in err and (dataset / "report.html").stat().st_size > 100_000
-    assert "filtered clips: 1 by motion, 0 by aesthetic" in err
+    assert "filtered clips: 1 by motion, 0 by aesthetic (small motion 1)" in err  # the static video's clip, and why

@@ -96,3 +96,18 @@ def test_marker_indices_belong_to_one_video():
     prefix = "/out/processed_clip_chunks/cam/a.mp4_"
     names = ["a.mp4_0.json", "a.mp4_12.json", "a.mp4_x.mp4_3.json", "a.mp4_1.json.tmp", "ab.mp4_4.json"]
     assert marker_indices(names, prefix) == {0, 12}
+
+
+def test_a_part_written_before_the_filter_reasons_reads_as_none(tmp_path):
+    table = merge_chunks(empty_chunks(), rows(0, 1))
+    older = table_bytes(table.drop(columns=["filtered"]))  # an index part of an earlier version
+    back = read_table(older, empty_chunks())
+    assert back["filtered"].tolist() == ["{}", "{}"]
+    assert back.drop(columns=["filtered"]).equals(table.drop(columns=["filtered"]))
+
+
+def test_a_resumed_chunk_keeps_its_filter_reasons():
+    first = rows(0)
+    first.loc[0, "filtered"] = '{"small_motion": 2}'
+    merged = merge_chunks(merge_chunks(empty_chunks(), first), rows(0, status="resumed"))
+    assert merged["filtered"].tolist() == ['{"small_motion": 2}']

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import sys
 import uuid
 from pathlib import Path
 
+import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +20,7 @@ from dask_clipwriter import verify
 from dask_clipwriter.config import JobConfig, JobSettings
 from dask_clipwriter.job import run_job
 from dask_clipwriter.settings import WriterSettings
+from dask_clipwriter.video import samples
 from dask_clipwriter.video.stage_settings import StageSettings
 
 pytestmark = pytest.mark.cluster
@@ -89,6 +92,30 @@ def test_clip_files_match_the_spec(job_run):
         assert preview.name == f"0_{meta['num_frames'] - 1}.webp"
         with Image.open(preview) as img:
             assert img.format == "WEBP" and img.height == 240 and img.n_frames == int(end - start)
+
+
+def test_every_clip_carries_the_sources_audio(job_run):
+    out, _, _ = job_run
+    clips = sorted((out / "clips").iterdir()) + sorted((out / "filtered_clips").iterdir())
+    assert len(clips) == 5  # pan's 3 passed, static's 2 filtered
+    for path in clips:
+        with av.open(str(path)) as container:
+            video, audio = container.streams.video[0], container.streams.audio[0]
+            assert audio.codec_context.codec.canonical_name == "aac"
+            assert audio.duration * audio.time_base == video.duration * video.time_base  # exactly its span
+
+
+def test_the_summary_and_the_terminal_say_why_clips_were_filtered(tmp_path, cluster_client):
+    videos = tmp_path / "videos"
+    samples.make_sample_videos(videos, {"static.mp4": ("static", 4.0)})
+    samples.write_sample_video(videos / "qcif.mp4", "pan", 4.0, width=176, height=144)  # below 256 px
+    writer = WriterSettings(output_path=str(tmp_path / "out"), input_path=str(videos))
+    terminal = io.StringIO()
+    with cluster_client.as_current():
+        summary = run_job(JobConfig(writer=writer, stages=StageSettings(**STAGES)), cluster_client, stream=terminal)
+    assert summary["run"]["filtered"] == summary["totals"]["filtered"] == {"small_motion": 1, "too_small_to_score": 1}
+    assert ("filtered clips: 2 by motion, 0 by aesthetic (small motion 1, too small to score (< 256 px) 1)"
+            in terminal.getvalue())
 
 
 def test_embedder_plugin_writes_embeddings(job_run):

@@ -5,7 +5,7 @@ import io
 import pytest
 from clip_helpers import encode_h264
 
-from dask_clipwriter.probe import ProbeError, probe_clip_bytes, probe_video_file
+from dask_clipwriter.probe import ProbeError, printed_seconds, probe_clip_bytes, probe_video_file
 
 
 def test_probe_clip_bytes(h264_clip):
@@ -43,3 +43,12 @@ def test_tail_check_catches_a_truncated_video_with_a_full_index(tmp_path):
     assert cut.duration == pytest.approx(6.0)
     with pytest.raises(ProbeError, match="truncated"):
         probe_video_file(str(tmp_path / "cut.mp4"), check_tail=True)
+
+
+def test_durations_are_read_as_ffprobe_prints_them():
+    # The reference reads ffprobe's "%f" text: 361 frames at 30 fps last 12.033333 s there,
+    # and int(12.033333 * 30) is 360.
+    assert printed_seconds(361 * 512 / 15360) == 12.033333
+    assert printed_seconds(2.0) == 2.0 and printed_seconds(10.0100004) == 10.01
+    probe = probe_video_file(io.BytesIO(encode_h264(width=64, height=48, frames=361, fps=30)))
+    assert (probe.duration, probe.num_frames) == (12.033333, 360)

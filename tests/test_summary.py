@@ -24,13 +24,13 @@ from dask_clipwriter.summary import (
 V = "/in/a.mp4"
 
 
-def row(chunk, n=2, *, video=V, status="written", written=None, errors=None, partition=0):
+def row(chunk, n=2, *, video=V, status="written", written=None, errors=None, partition=0, filtered=None):
     stats = chunk_stats(video, chunk, clip_records(video, chunk, n), caption_models=("qwen",),
                         enhanced_caption_models=())
     return stats_row(stats, partition=partition, status=status, errors=Counter(errors or {}), missing=Counter(),
                      files_written=Counter(written or {}), bytes_written=Counter({k: 10 * v for k, v in (written or {}).items()}),
                      files_skipped=Counter(), chunk_bytes=Counter(written or {}), started=100.0 + chunk,
-                     finished=101.0 + chunk)
+                     finished=101.0 + chunk, filtered=Counter(filtered or {}))
 
 
 def test_totals_add_counters_and_per_directory_counts():
@@ -41,6 +41,16 @@ def test_totals_add_counters_and_per_directory_counts():
     assert got["files_written"] == {"clips": 5, "metas": 2} and got["bytes_written"] == {"clips": 50, "metas": 20}
     assert got["errors"] == {"motion_decode": 2, "transcode": 2} and got["files_skipped"] == {}
     assert got["total_clip_duration"] == 50.0 and got["max_clip_duration"] == 10.0
+
+
+def test_filter_reasons_add_up_for_the_dataset_the_run_and_each_video():
+    rows = rows_frame([row(0, filtered={"small_motion": 2}), row(1, filtered={"small_motion": 1, "too_small_to_score": 3}),
+                       row(0, video="/in/b.mp4")])
+    assert Totals.of_rows(rows, RUN_COUNTERS).as_dict(RUN_COUNTERS)["filtered"] == {
+        "small_motion": 3, "too_small_to_score": 3}
+    per_video = Totals.per_video(rows, DATASET_COUNTERS)
+    assert video_entry(V, per_video[V])["filtered"] == {"small_motion": 3, "too_small_to_score": 3}
+    assert video_entry("/in/b.mp4", per_video["/in/b.mp4"])["filtered"] == {}
 
 
 def test_no_rows_total_zero():

@@ -24,12 +24,22 @@ C, SSE2 and AVX2 paths: the same frame scaled 320x256 -> 226x180 gave three diff
 pictures. With ``ACCURATE_RND | BITEXACT`` all three agree. Every conversion that makes
 stored pixels (clip frames, preview frames, frames for plug-ins) uses :func:`scaler_flags`.
 It is bicubic, FFmpeg's default for its ``scale`` filter, which the reference's command uses.
+
+**Float audio codecs** (the AAC encoder that re-encodes a clip's audio, and the decoders of
+float codecs it reads from) choose AVX versions of their DSP at open: see
+:func:`float_audio_codec_init`. VP9 needs nothing: libvpx requires each of its SIMD functions
+to give the C function's exact output (it tests that), and it gave the same bytes with its
+SIMD masked off (``VPX_SIMD_CAPS_MASK=0``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping
+import glob
+import os
+import threading
+from collections.abc import Iterator, Mapping
 
 #: x264's ``asm`` value on a CPU with AVX-512: the AVX2 level and the scalar extensions
 #: every AVX-512 CPU also has (x264 would otherwise add AVX-512 itself).
@@ -73,3 +83,65 @@ def scaler_flags() -> int:
     from av.video.reformatter import Interpolation
 
     return int(Interpolation.BICUBIC | Interpolation.ACCURATE_RND | Interpolation.BITEXACT)
+
+
+# --------------------------------------------------------------------------------------
+# Float audio codecs: libavcodec's own SIMD choice
+
+#: libavutil's x86 flags up to SSE4.2 (MMX .. SSE4.2, CMOV): AV_CPU_FLAG_* in cpu.h.
+AVUTIL_FLAGS_UP_TO_SSE42 = 0x0001 | 0x0002 | 0x0008 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0200 | 0x1000
+_cpu_flags_lock = threading.Lock()
+
+
+@functools.cache
+def _bundled_avutil():
+    """PyAV's own libavutil (already loaded by ``import av``), or None where it is not found."""
+    import ctypes
+
+    import av
+
+    candidates = []
+    try:
+        with open("/proc/self/maps") as fh:  # Linux: the copy this process really uses
+            candidates = sorted({line.split()[-1] for line in fh if "libavutil" in line and "/" in line})
+    except OSError:
+        pass
+    package = os.path.dirname(av.__file__)
+    for folder in (os.path.join(package, os.pardir, "av.libs"), os.path.join(package, ".dylibs")):
+        candidates += sorted(glob.glob(os.path.join(folder, "libavutil*")))
+    for path in candidates:
+        try:
+            library = ctypes.CDLL(path)
+            library.av_get_cpu_flags.restype = ctypes.c_int
+            library.av_force_cpu_flags.argtypes = [ctypes.c_int]
+            return library
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def float_audio_codec_init() -> Iterator[None]:
+    """Open a float audio codec (the AAC encoder, the Vorbis or Opus decoder ...) inside this
+    to get the same samples and bytes on every x86-64 CPU.
+
+    libavcodec picks its SIMD functions (FFT/MDCT, float DSP) when a codec is opened. The
+    AVX and the AVX2/FMA3 versions round differently from the SSE ones and the C code, which
+    all agree: FFmpeg's AAC encoder gave three different files for one input on the levels
+    C..SSE4.2, AVX, and AVX2 and up (a 3 s stereo tone, 44.1 and 48 kHz). So while a codec
+    opens, libavutil's CPU flags are held at SSE4.2 (never more than the CPU has), then put
+    back: decoding and encoding afterwards use the functions chosen at open, at the same
+    speed as on a CPU without AVX. A lock keeps two of our opens from interleaving; another
+    thread opening a codec in that instant would only get the SSE versions.
+    """
+    avutil = _bundled_avutil()
+    if avutil is None:  # pragma: no cover - a PyAV wheel with another layout
+        yield
+        return
+    with _cpu_flags_lock:
+        before = avutil.av_get_cpu_flags()
+        avutil.av_force_cpu_flags(before & AVUTIL_FLAGS_UP_TO_SSE42)
+        try:
+            yield
+        finally:
+            avutil.av_force_cpu_flags(before)

@@ -27,7 +27,7 @@ from ..records import clip_records_frame
 from . import plugins
 from .frames import decode_frames, sample_indices
 from .motion import score_clip_motion, unscored
-from .plan import ChunkPlan, plan_chunks, plan_spans
+from .plan import ChunkPlan, plan_chunks, plan_spans, planned_duration
 from .previews import make_window_previews
 from .stage_settings import StageSettings
 from .transcode import EncodedClip, EncodeSettings, SourceVideoError, transcode_spans
@@ -43,7 +43,8 @@ def plan_video(video: str, probe: VideoProbe | Mapping[str, Any], settings: Stag
         video, values["num_frames"], values["framerate"],
         settings.clip_len_s, settings.clip_stride_s, settings.min_clip_length_s,
     )
-    return plan_chunks(spans, settings.num_clips_per_chunk)
+    return plan_chunks(spans, settings.num_clips_per_chunk,
+                       video_end=planned_duration(values["num_frames"], values["framerate"]))
 
 
 def process_chunk(
@@ -57,11 +58,14 @@ def process_chunk(
     source = _source_values(video_probe_values)
     encode = EncodeSettings(
         target_height=stage_settings.target_height,
-        encoder_options=stage_settings.encoder_options(),
+        encoder=stage_settings.encoder,
+        encoder_options=stage_settings.encoder_option_values(),
         encoder_threads=stage_settings.encoder_threads,
+        audio=stage_settings.audio,
+        motion_stream=stage_settings.motion_filter != "disable",
     )
     with _open_source(plan.video, storage_options) as handle:
-        encoded = transcode_spans(handle, plan.spans, encode)
+        encoded = transcode_spans(handle, plan.spans, encode, video_end=plan.video_end)
     rows = []
     for clip in encoded:
         record = _ClipWork(plan, clip, source)
@@ -156,6 +160,8 @@ class _ClipWork:
 def _run_stages(work: _ClipWork, settings: StageSettings) -> None:
     if work.clip.error:
         work.errors["transcode"] = work.clip.error
+    if work.clip.audio_error:
+        work.errors["audio"] = work.clip.audio_error
     if work.data:
         try:
             probe = probe_clip_bytes(work.data)
@@ -175,9 +181,13 @@ def _motion_stage(work: _ClipWork, settings: StageSettings) -> None:
     if settings.motion_filter == "disable":
         return
     if work.data:
+        # The reference's clip (libx264, FFmpeg's defaults, the source's size) is what the
+        # thresholds were made for: scored on that, the decision does not depend on the
+        # output height or the encoder (transcode.py makes it when the clip is not it).
+        stream = work.clip.motion_bytes
         score = score_clip_motion(
-            work.data, settings.motion_global_mean_threshold, settings.motion_per_patch_min_256_threshold
-        )
+            stream, settings.motion_global_mean_threshold, settings.motion_per_patch_min_256_threshold
+        ) if stream else unscored("decode_failed")
     else:
         work.errors["buffer"] = "empty"  # as the reference's motion decode stage records it
         score = unscored(None)

@@ -24,6 +24,15 @@ and reproduced here on purpose:
 * a clip with no vectors, too small, or undecodable scores -1.0/-1.0 and counts as small
   motion (so it is filtered unless score-only), with ``errors["motion_decode"]`` set to
   ``no_motion_frames``, ``resolution_too_small`` or ``decode_failed``.
+
+What is scored: the reference scores the clip it has just transcoded, and its transcode does
+not scale: libx264 with FFmpeg's defaults at the source's size. The score is not
+independent of that encoding (x264 codes a 1 px/frame pan at 640x512 with vectors, the same
+pan scaled to 320x256 as no motion at all; VP9 exports no vectors), so our clips are scored
+on that stream too: the clip itself when it is encoded that way, else a second encode of
+the same frames made alongside it (transcode.py, ``EncodedClip.motion_bytes``). The decision
+is then the reference's at every output height and with every encoder, at the cost of that
+second encode (a 10 s 720p clip: about the time of its own encode).
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ Curator's ``FixedStrideExtractorStage`` (spans and uuids) and the chunking of it
 ``ClipTranscodingStage`` (``grouping.split_by_chunk_size`` with the size function
 ``int(end - start)``). Nothing here decodes video: the number of chunks of a video is known
 from its probe, so the job can make one Dask partition per chunk before any decoding.
+
+The reference plans from ``num_frames / framerate``, num_frames being ``int(duration * fps)``
+of the duration ffprobe prints (probe.py). That truncates: about a third of the videos at
+23.976, 29.97, 30, 59.94 or 60 fps are planned one frame shorter than they are, so their
+last span ends one frame before the last frame. Spans and uuids are kept exactly as the
+reference makes them (they are the clips' identity); the frames the truncation leaves out
+are given to the clips whose span ends at the planned end (``ChunkPlan.video_end``, see
+transcode.py), so no frame of the source is lost.
 """
 
 from __future__ import annotations
@@ -50,6 +58,9 @@ class ChunkPlan:
     spans: tuple[ClipSpan, ...]
     num_chunks: int
     num_total_clips: int
+    #: The planned end of the video (:func:`planned_duration`): a span ending there also gets
+    #: the frames after it, up to the end of the stream. None: no span is extended.
+    video_end: float | None = None
 
     @property
     def decode_start(self) -> float:
@@ -71,6 +82,12 @@ def clip_uuid(video: str, start: float, end: float, framerate: float) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
+def planned_duration(num_frames: int, framerate: float) -> float:
+    """The duration the reference plans with: from the probe's frame count, not the stream
+    duration; a video without a frame rate has no clips (its duration is -1)."""
+    return num_frames / framerate if framerate > 0 else -1.0
+
+
 def plan_spans(
     video: str,
     num_frames: int,
@@ -88,9 +105,7 @@ def plan_spans(
         raise ValueError(f"clip_stride_s must be > 0, got {clip_stride_s}")
     if clip_len_s <= 0:
         raise ValueError(f"clip_len_s must be > 0, got {clip_len_s}")
-    # The reference takes the duration from the probe's frame count, not the stream
-    # duration, and a video without a frame rate has no clips (its duration is -1).
-    duration = num_frames / framerate if framerate > 0 else -1.0
+    duration = planned_duration(num_frames, framerate)
     spans = []
     # Accumulate ``start += stride`` from 0.0 rather than computing ``i * stride``: that is
     # what the reference's loop does, and for strides that are not exact binary fractions
@@ -128,8 +143,10 @@ def chunk_spans(spans: Sequence[ClipSpan], num_clips_per_chunk: int = DEFAULT_NU
     return chunks
 
 
-def plan_chunks(spans: Sequence[ClipSpan], num_clips_per_chunk: int = DEFAULT_NUM_CLIPS_PER_CHUNK) -> list[ChunkPlan]:
-    """The chunk plans of one video's spans (all spans must belong to the same video)."""
+def plan_chunks(spans: Sequence[ClipSpan], num_clips_per_chunk: int = DEFAULT_NUM_CLIPS_PER_CHUNK, *,
+                video_end: float | None = None) -> list[ChunkPlan]:
+    """The chunk plans of one video's spans (all spans must belong to the same video);
+    ``video_end`` is its :func:`planned_duration`."""
     videos = {span.video for span in spans}
     if len(videos) > 1:
         raise ValueError(f"plan_chunks takes the spans of one video, got {len(videos)}: {sorted(videos)[:3]}")
@@ -141,6 +158,7 @@ def plan_chunks(spans: Sequence[ClipSpan], num_clips_per_chunk: int = DEFAULT_NU
             spans=tuple(group),
             num_chunks=len(groups),
             num_total_clips=len(spans),
+            video_end=video_end,
         )
         for index, group in enumerate(groups)
     ]

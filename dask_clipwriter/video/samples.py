@@ -1,6 +1,7 @@
 """Small synthetic source videos for the demo and the tests, made with PyAV.
 
-Three kinds, all H.264 MP4 with the index at the front (so a truncated copy still opens):
+Three kinds, all H.264 MP4 with the index at the front (so a truncated copy still opens),
+optionally with an audio track of known content (:func:`tone`):
 
 * ``pan``: the camera pans across a large textured picture: every block moves;
 * ``shapes``: textured discs move over a slowly drifting textured background (the drift
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from .bitexact import reproducible_encoder_options
+from .bitexact import float_audio_codec_init, reproducible_encoder_options
 
 SAMPLE_KINDS = ("pan", "shapes", "static")
 #: name -> (kind, seconds) of the default set made by :func:`make_sample_videos`.
@@ -31,6 +33,11 @@ DEFAULT_SAMPLES = {
 }
 PAN_PIXELS_PER_FRAME = 6
 BACKGROUND_DRIFT_PER_FRAME = 4
+#: The audio tone: frequency TONE_BASE_HZ + TONE_STEP_HZ * k during step k of TONE_STEP_S.
+TONE_STEP_S = 0.25
+TONE_BASE_HZ = 300.0
+TONE_STEP_HZ = 37.0
+TONE_AMPLITUDE = 0.5
 
 
 def texture(height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -95,35 +102,139 @@ def _static_frames(n: int, height: int, width: int, seed: int) -> Iterator[np.nd
 _FRAMES = {"pan": _pan_frames, "shapes": _shapes_frames, "static": _static_frames}
 
 
+def tone(samples: int, sample_rate: int, start: int = 0) -> np.ndarray:
+    """The sample videos' audio, samples ``[start, start + samples)``: a tone whose frequency
+    steps every :data:`TONE_STEP_S` (300 Hz, then 37 Hz higher each step, a new frequency for
+    a minute), phase-continuous. Where a clip's audio sits in the source is measurable from
+    its content: no two moments of the signal look alike."""
+    index = np.arange(start, start + samples, dtype=np.float64)
+    step = np.floor(index / (TONE_STEP_S * sample_rate))
+    # Phase = sum of 2*pi*f/sr over the samples before: closed form per step, so that any
+    # stretch can be made alone and equals the same stretch of the whole.
+    step_len = TONE_STEP_S * sample_rate
+    freq = TONE_BASE_HZ + TONE_STEP_HZ * step
+    done_steps = step  # whole steps before this sample
+    phase_before = 2 * np.pi * step_len / sample_rate * (TONE_BASE_HZ * done_steps
+                                                         + TONE_STEP_HZ * done_steps * (done_steps - 1) / 2)
+    phase = phase_before + 2 * np.pi * freq * (index - done_steps * step_len) / sample_rate
+    return (TONE_AMPLITUDE * np.sin(phase)).astype(np.float32)
+
+
 def write_sample_video(
     path: str | os.PathLike,
     kind: str = "pan",
     seconds: float = 4.0,
     *,
-    fps: int = 30,
+    fps: int | Fraction = 30,
     width: int = 320,
     height: int = 256,
     seed: int = 0,
+    audio: str | None = None,
+    sample_rate: int = 48000,
 ) -> Path:
-    """Write one synthetic H.264 MP4 of ``round(seconds * fps)`` frames; returns its path."""
+    """Write one synthetic H.264 video of ``round(seconds * fps)`` frames; returns its path.
+
+    The container follows the extension (``.mp4``, ``.mov``, ``.mkv``). ``audio`` names an
+    audio codec (``aac``, ``pcm_s16le``, ``libopus`` ...) for a mono :func:`tone` track as long
+    as the video; AAC is made without perceptual noise substitution, whose decoder adds
+    random noise, so that a decoded cut can equal the decoded source sample for sample.
+    """
     import av
 
     if kind not in _FRAMES:
         raise ValueError(f"unknown sample kind {kind!r}; choose one of {', '.join(SAMPLE_KINDS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    n = max(1, round(seconds * fps))
-    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-        stream = container.add_stream("libx264", rate=fps)
+    rate = Fraction(fps)
+    n = max(1, round(seconds * rate))
+    options = {"movflags": "+faststart"} if path.suffix.lower() in (".mp4", ".mov", "") else {}
+    with av.open(str(path), "w", format="mp4" if path.suffix == "" else None, options=options) as container:
+        stream = container.add_stream("libx264", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.gop_size = 2 * fps  # key frames every 2 s: seeking has work to do
+        stream.codec_context.gop_size = 2 * round(rate)  # key frames every 2 s: seeking has work to do
         stream.codec_context.options = reproducible_encoder_options("libx264", {"preset": "veryfast", "crf": "28"})
-        for pixels in _FRAMES[kind](n, height, width, seed):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
+        sound = _ToneWriter(container, audio, sample_rate, float(n / rate)) if audio else None
+        pictures = ((index / rate, None, pixels) for index, pixels in enumerate(_FRAMES[kind](n, height, width, seed)))
+        _encode_pictures(container, stream, pictures, sound)
+    return path
+
+
+def _encode_pictures(container, stream, pictures, sound: _ToneWriter | None) -> None:
+    """Encode ``(seconds, pts or None, pixels)`` in order, the tone track interleaved with them
+    (as a muxer expects), then flush both."""
+    import av
+
+    for seconds, pts, pixels in pictures:
+        if sound is not None:
+            sound.write_until(seconds)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        if pts is not None:
+            frame.pts, frame.time_base = pts, stream.codec_context.time_base
+        for packet in stream.encode(frame):
             container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    if sound is not None:
+        sound.write_until(None)
+
+
+class _ToneWriter:
+    """The audio track of a sample video, written a little at a time between video frames."""
+
+    def __init__(self, container, codec: str, sample_rate: int, seconds: float):
+        self.stream = container.add_stream(codec, rate=sample_rate, layout="mono")
+        self.container, self.sample_rate = container, sample_rate
+        self.total = round(seconds * sample_rate)
+        self.written = 0
+        if codec == "aac":
+            self.stream.codec_context.options = {"aac_pns": "0"}
+        with float_audio_codec_init():
+            self.stream.codec_context.open()
+        self.frame_size = self.stream.codec_context.frame_size or 1024
+        self.format = self.stream.codec_context.format.name
+
+    def write_until(self, seconds: Fraction | None) -> None:
+        import av
+
+        until = self.total if seconds is None else min(self.total, round(seconds * self.sample_rate))
+        while self.written < until:
+            count = min(self.frame_size, self.total - self.written)
+            pcm = tone(count, self.sample_rate, self.written)
+            if self.format.startswith("s16"):
+                pcm = np.round(pcm * 32767).astype(np.int16)
+            elif self.format.startswith("s32"):
+                pcm = np.round(pcm.astype(np.float64) * 2147483647).astype(np.int32)
+            frame = av.AudioFrame.from_ndarray(pcm[None], format=self.format, layout="mono")
+            frame.sample_rate, frame.pts = self.sample_rate, self.written
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+            self.written += count
+        if seconds is None:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+
+
+def write_variable_rate_video(path: str | os.PathLike, frame_times: list[Fraction], *, width: int = 64,
+                              height: int = 48, time_base: Fraction = Fraction(1, 90000),
+                              audio: str | None = None, sample_rate: int = 48000) -> Path:
+    """A pan whose frames are shown at ``frame_times`` (seconds, increasing): a variable
+    frame rate, as phones and screen recorders write, in an MP4 with ``time_base``."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    times = [Fraction(t) for t in frame_times]
+    average = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else Fraction(30)
+    with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=average.limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = time_base
+        stream.codec_context.options = reproducible_encoder_options("libx264", {"preset": "veryfast", "crf": "28"})
+        seconds = float(times[-1] + (times[-1] - times[-2] if len(times) > 1 else Fraction(1, 30)))
+        sound = _ToneWriter(container, audio, sample_rate, seconds) if audio else None
+        pictures = ((at, round(at / time_base), pixels)
+                    for at, pixels in zip(times, _pan_frames(len(times), height, width, 0), strict=True))
+        _encode_pictures(container, stream, pictures, sound)
     return path
 
 
@@ -134,11 +245,12 @@ def make_sample_videos(
     fps: int = 30,
     width: int = 320,
     height: int = 256,
+    audio: str | None = None,
 ) -> list[Path]:
     """Write a set of sample videos (default: a 25 s pan, 12 s of shapes, 8 s static)."""
     dest = Path(dest_dir)
     return [
-        write_sample_video(dest / name, kind, seconds, fps=fps, width=width, height=height, seed=k)
+        write_sample_video(dest / name, kind, seconds, fps=fps, width=width, height=height, seed=k, audio=audio)
         for k, (name, (kind, seconds)) in enumerate((samples or DEFAULT_SAMPLES).items())
     ]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..options import check_options, option
 from ..settings import SettingsError
-from . import listing, motion, plan, previews, windows
+from . import encoders, listing, motion, plan, previews, windows
 
 MOTION_FILTER_MODES = ("enable", "score-only", "disable")
 
@@ -33,12 +33,19 @@ class StageSettings:
     extensions: tuple[str, ...] = option(listing.DEFAULT_VIDEO_EXTENSIONS, "video file extensions to list")
     limit: int | None = option(None, "process at most this many videos", minimum=0)
 
-    # Transcoding: None keeps the source height; preset and crf None keep x264's defaults
-    # (medium, 23), which is what the reference's ffmpeg command uses
+    # Transcoding: None keeps the source height; preset, crf and options unset keep the
+    # encoder's FFmpeg defaults (x264: medium, 23), which is what the reference's command uses
     target_height: int | None = option(None, "scale clips to this height (default: keep the source's)", minimum=2)
+    encoder: str = option(encoders.DEFAULT_ENCODER, "video encoder (refused at start if the bundled FFmpeg "
+                                                    "lacks it)", choices=tuple(encoders.ENCODERS))
     encoder_preset: str | None = option(None, "libx264 preset (default: x264's)")
-    encoder_crf: int | None = option(None, "libx264 CRF (default: x264's)", minimum=0, maximum=51)
+    encoder_crf: int | None = option(None, "CRF: libx264 0-51, libvpx-vp9 0-63 (default: the encoder's)",
+                                     minimum=0, maximum=63)
+    encoder_options: tuple[str, ...] = option((), "more encoder options, key=value (FFmpeg's names, e.g. "
+                                                  "x264-params=keyint=60:bframes=2 or cpu-used=4)")
     encoder_threads: int = option(1, "encoder threads per clip", minimum=1)
+    audio: bool = option(True, "carry the source's first audio stream into each clip (copied where MP4 "
+                               "takes its codec, else AAC)")
 
     # Motion filter
     motion_filter: str = option("enable", "enable (filter small motion), score-only, or disable",
@@ -73,6 +80,11 @@ class StageSettings:
         problems = check_options(self)
         if not self.extensions or isinstance(self.extensions, str):
             problems.append(f"extensions must be a non-empty list of names, got {self.extensions!r}")
+        if isinstance(self.encoder_options, str):
+            problems.append(f"encoder_options must be a list of key=value items, got {self.encoder_options!r}")
+        elif self.encoder in encoders.ENCODERS:
+            problems += encoders.option_problems(self.encoder, self.encoder_preset, self.encoder_crf,
+                                                 self.encoder_options)
         if problems:
             raise SettingsError("invalid stage settings: " + "; ".join(problems))
 
@@ -85,11 +97,10 @@ class StageSettings:
         return {name: list(value) if isinstance(value, tuple) else value
                 for name, value in self.as_dict().items() if name not in ("extensions", "limit")}
 
-    def encoder_options(self) -> dict[str, str]:
-        """x264 options for the encoder: only the ones set, so FFmpeg's defaults stay."""
-        options = {}
-        if self.encoder_preset is not None:
-            options["preset"] = self.encoder_preset
-        if self.encoder_crf is not None:
-            options["crf"] = str(self.encoder_crf)
-        return options
+    def encoder_option_values(self) -> dict[str, str]:
+        """The encoder's AVOptions: only those set, so FFmpeg's defaults stay."""
+        return encoders.encoder_options(self.encoder, self.encoder_preset, self.encoder_crf, self.encoder_options)
+
+    def check_encoder(self) -> None:
+        """Refuse an encoder the bundled FFmpeg lacks or options it refuses (before any work)."""
+        encoders.check_encoder(self.encoder, self.encoder_option_values(), self.encoder_threads)

@@ -192,12 +192,13 @@ def test_stage_settings_defaults_and_validation():
     assert (settings.num_clips_per_chunk, settings.window_size, settings.remainder_threshold) == (32, 256, 128)
     assert (settings.motion_filter, settings.motion_global_mean_threshold) == ("enable", 0.00098)
     assert settings.extensions == ("mp4", "mov", "mkv", "avi", "webm") and settings.limit is None
-    assert settings.encoder_options() == {}
-    assert StageSettings(encoder_preset="veryfast", encoder_crf=30).encoder_options() == {"preset": "veryfast", "crf": "30"}
+    assert (settings.encoder, settings.encoder_option_values(), settings.audio) == ("libx264", {}, True)
+    assert StageSettings(encoder_preset="veryfast", encoder_crf=30).encoder_option_values() == {
+        "preset": "veryfast", "crf": "30"}
     assert pickle.loads(pickle.dumps(WITH_PLUGINS)) == WITH_PLUGINS and hash(WITH_PLUGINS) == hash(pickle.loads(pickle.dumps(WITH_PLUGINS)))
     with pytest.raises(ValueError, match="motion_filter must be one of") as info:
         StageSettings(motion_filter="on", clip_len_s=0, target_height=1, extensions=(), encoder_crf=60)
-    for problem in ("clip_len_s must be > 0", "target_height", "extensions", "encoder_crf"):
+    for problem in ("clip_len_s must be > 0", "target_height", "extensions", "encoder-crf must be within 0..51"):
         assert problem in str(info.value)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dask_clipwriter.probe import probe_video_file
 from dask_clipwriter.video import motion, samples
+from dask_clipwriter.video.bitexact import reproducible_encoder_options
+from dask_clipwriter.video.chunk import StageSettings, plan_video, process_chunk
 from dask_clipwriter.video.motion import (
     decode_motion_vectors,
     downsample_linear,
@@ -157,3 +160,55 @@ def test_the_same_bytes_always_score_the_same(clips):
     # Frame-threaded decoding made exported motion vectors vary between runs.
     scores = {(s.global_mean, s.per_patch_min_256) for s in (score_clip_motion(clips["pan_12s"]) for _ in range(6))}
     assert len(scores) == 1
+
+
+# --------------------------------------------------------------------------------------
+# The decision does not depend on the output height
+
+
+def write_slow_pan(path, width=640, height=512, frames=60, pixels_per_frame=1) -> str:
+    """A camera panning 1 px a frame over a 640x512 picture: slow motion, near the threshold."""
+    import av
+
+    world = samples.texture(height, width + pixels_per_frame * frames + 1, 1)
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = reproducible_encoder_options("libx264", {"preset": "veryfast", "crf": "28"})
+        for i in range(frames):
+            picture = np.ascontiguousarray(world[:, pixels_per_frame * i:pixels_per_frame * i + width])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return str(path)
+
+
+def test_one_source_at_two_heights_gets_one_decision(tmp_path):
+    path = write_slow_pan(tmp_path / "slow_pan.mp4")
+    probe = probe_video_file(path)
+    rows = {}
+    for height in (None, 256):
+        settings = StageSettings(clip_len_s=2.0, target_height=height)
+        (plan,) = plan_video(path, probe, settings)
+        rows[height] = process_chunk(plan, probe, settings).iloc[0]
+    full, small = rows[None], rows[256]
+    assert small["height"] == 256 and full["height"] == 512
+    scores = ("motion_score_global_mean", "motion_score_per_patch_min_256", "filtered_by")
+    assert [full[k] for k in scores] == [small[k] for k in scores]
+    assert full["filtered_by"] is None  # 1 px a frame at 640x512 passes, as the reference decides
+    # Scored on itself, the 256-high clip would be filtered: x264 codes this pan as no motion
+    # there. That dependence on the output height is what the reference's clip removes.
+    own = score_clip_motion(small["buffer"])
+    assert own.is_small_motion and own.global_mean < full["motion_score_global_mean"] / 2
+
+
+def test_a_tiny_clip_of_a_large_source_is_scored(tmp_path):
+    """Below 256 px the reference cannot score a clip; at the source's size it can."""
+    path = write_slow_pan(tmp_path / "pan.mp4", pixels_per_frame=4)
+    probe = probe_video_file(path)
+    settings = StageSettings(clip_len_s=2.0, target_height=120)
+    (plan,) = plan_video(path, probe, settings)
+    row = process_chunk(plan, probe, settings).iloc[0]
+    assert row["height"] == 120 and row["errors"] == {} and row["filtered_by"] is None
+    assert score_clip_motion(row["buffer"]).error == "resolution_too_small"

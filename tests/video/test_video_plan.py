@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pickle
 import uuid
+from fractions import Fraction
 
+import av
 import pytest
 
+from dask_clipwriter.probe import probe_video_file
+from dask_clipwriter.video import samples
+from dask_clipwriter.video.chunk import StageSettings, plan_video
 from dask_clipwriter.video.plan import (
     ChunkPlan,
     ClipSpan,
@@ -14,6 +19,7 @@ from dask_clipwriter.video.plan import (
     clip_uuid,
     plan_chunks,
     plan_spans,
+    planned_duration,
 )
 
 
@@ -122,3 +128,70 @@ def test_plans_survive_pickling_for_the_workers():
     plan = plan_chunks(plan_spans("s3://b/v.mp4", 750, 30.0))[0]
     assert isinstance(plan, ChunkPlan)
     assert pickle.loads(pickle.dumps(plan)) == plan
+
+
+# --------------------------------------------------------------------------------------
+# The reference's planning, on real videos at the common frame rates
+
+
+def reference_plan(path: str, clip_len_s: float, clip_stride_s: float, min_clip_length_s: float):
+    """NeMo Curator's planning, step by step as it runs (decoder_utils.extract_video_metadata
+    then FixedStrideExtractorStage), from what ffprobe prints for the file: the duration as
+    ``%f`` of ``ts * av_q2d(time_base)``, the average rate as ``num/den``."""
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        if stream.duration is not None:
+            printed = "%f" % (stream.duration * (stream.time_base.numerator / stream.time_base.denominator))
+        else:
+            printed = "%f" % (container.duration * (1 / 1000000))
+        num, den = stream.average_rate.numerator, stream.average_rate.denominator
+    fps = num / den
+    num_frames = int(float(printed) * fps)
+    duration = num_frames / fps if fps > 0 else -1
+    bounds, start = [], 0.0
+    while start < duration:
+        end = min(start + clip_len_s, duration)
+        if end - start >= min_clip_length_s:
+            bounds.append((start, end))
+        start += clip_stride_s
+    ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"{path}_{int(s * fps)}_{int(e * fps)}")) for s, e in bounds]
+    return num_frames, bounds, ids
+
+
+#: (rate, frames): frame counts for which the reference's num_frames is one short of the
+#: file's (its printed duration rounds down) while the exact duration is not, but at 25 fps,
+#: where no count between 2.5 and 4.7 s differs and 113 frames truncate both ways.
+TRUNCATED = [(Fraction(24000, 1001), 64), (Fraction(25), 113), (Fraction(30000, 1001), 74), (Fraction(30), 76),
+             (Fraction(60000, 1001), 151), (Fraction(60), 152)]
+
+
+@pytest.mark.parametrize(("rate", "frames"), TRUNCATED, ids=lambda v: f"{float(v):.3f}" if isinstance(v, Fraction) else None)
+def test_spans_and_uuids_are_the_references_at_every_common_rate(tmp_path, rate, frames):
+    path = str(samples.write_sample_video(tmp_path / "v.mp4", "pan", frames / rate, fps=rate, width=64, height=48))
+    probe = probe_video_file(path)
+    settings = StageSettings(clip_len_s=1.0, clip_stride_s=1.0, min_clip_length_s=0.5)
+    plans = plan_video(path, probe, settings)
+    spans = [s for plan in plans for s in plan.spans]
+    num_frames, bounds, ids = reference_plan(path, 1.0, 1.0, 0.5)
+    assert num_frames == frames - 1 and probe.num_frames == num_frames  # truncated, as in the reference
+    assert [(s.start, s.end) for s in spans] == bounds
+    assert [s.uuid for s in spans] == ids
+    assert {plan.video_end for plan in plans} == {num_frames / probe.framerate}
+
+
+def test_a_variable_rate_video_is_planned_as_the_reference_plans_it(tmp_path):
+    # 30 fps for 2 s, 15 fps for 2 s, 30 fps again: the average rate is ~25 fps.
+    times = [Fraction(i, 30) for i in range(60)] + [2 + Fraction(i, 15) for i in range(30)] + \
+        [4 + Fraction(i, 30) for i in range(60)]
+    path = str(samples.write_variable_rate_video(tmp_path / "vfr.mp4", times))
+    probe = probe_video_file(path)
+    plans = plan_video(path, probe, StageSettings(clip_len_s=2.0, clip_stride_s=2.0, min_clip_length_s=1.0))
+    num_frames, bounds, ids = reference_plan(path, 2.0, 2.0, 1.0)
+    assert 24 < probe.framerate < 26 and probe.num_frames == num_frames
+    assert [(s.start, s.end) for plan in plans for s in plan.spans] == bounds
+    assert [s.uuid for plan in plans for s in plan.spans] == ids
+
+
+def test_planned_duration():
+    assert planned_duration(300, 30.0) == 10.0
+    assert planned_duration(300, 0.0) == -1.0  # no frame rate, no clips

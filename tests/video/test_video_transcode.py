@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
 
-from dask_clipwriter.probe import ClipProbe, probe_clip_bytes
+from dask_clipwriter.probe import ClipProbe, probe_clip_bytes, probe_video_file
 from dask_clipwriter.video import samples
 from dask_clipwriter.video.motion import score_clip_motion
-from dask_clipwriter.video.plan import plan_spans
+from dask_clipwriter.video.plan import plan_spans, planned_duration
 from dask_clipwriter.video.transcode import (
     EncodeSettings,
     SourceVideoError,
@@ -150,3 +151,33 @@ def test_source_frame_types_do_not_force_the_clips_frame_types(tmp_path):
     assert types.count(av.video.frame.PictureType.I) == 1
     score = score_clip_motion(clip.data)
     assert score.error is None and not score.is_small_motion
+
+
+def test_the_last_clip_keeps_the_frames_the_plan_truncates(tmp_path):
+    # 76 frames at 30 fps: the reference's plan ends at 75 / 30 = 2.5 s (plan.py), one frame
+    # before the last; that frame goes to the clip whose span ends there.
+    path = str(samples.write_sample_video(tmp_path / "v.mp4", "pan", 76 / 30, width=64, height=48))
+    probe = probe_video_file(path)
+    assert probe.num_frames == 75
+    spans = plan_spans(path, probe.num_frames, probe.framerate, clip_len_s=1.0, clip_stride_s=1.0, min_clip_length_s=0.4)
+    assert [(s.start, s.end) for s in spans] == [(0.0, 1.0), (1.0, 2.0), (2.0, 2.5)]
+    cut_at_plan = transcode_spans(path, spans, EncodeSettings(audio=False))
+    to_the_end = transcode_spans(path, spans, EncodeSettings(audio=False), video_end=planned_duration(75, 30.0))
+    assert [c.num_frames for c in cut_at_plan] == [30, 30, 15]
+    assert [c.num_frames for c in to_the_end] == [30, 30, 16]
+    assert np.abs(first_frame(to_the_end[2].data, 15) - first_frame(path, 75)).mean() < 4  # the source's last frame
+    # The metas' num_frames is the reference's formula: 16 frames last 0.533333 s in print,
+    # int(0.533333 * 30) is 15, as the reference's ffprobe would say of its own clip.
+    assert probe_clip_bytes(to_the_end[2].data).num_frames == 15
+
+
+def test_frames_keep_their_source_times_across_a_missing_frame(tmp_path):
+    """A frame the source lacks leaves a gap in the clip; it does not pull the rest early."""
+    times = [Fraction(i, 30) for i in range(60) if i != 20]
+    path = str(samples.write_variable_rate_video(tmp_path / "gap.mp4", times, time_base=Fraction(1, 15360)))
+    spans = plan_spans(path, 60, 30.0, clip_len_s=2.0)
+    (clip,) = transcode_spans(path, spans, EncodeSettings(audio=False))
+    with av.open(io.BytesIO(clip.data)) as container:
+        stream = container.streams.video[0]
+        shown = sorted(frame.pts * stream.time_base for frame in container.decode(stream))
+    assert shown == times
