@@ -46,6 +46,12 @@ def report(run: str | None, rows: list[tuple]) -> None:
     _send(run, rows)
 
 
+def report_clip(run: str | None, nbytes: int) -> None:
+    """Called by a chunk task of the job for each clip it has encoded (``run``: the job's
+    own, see :class:`ClipCounter`): progress moves during a chunk, not only between them."""
+    _send(run, nbytes)
+
+
 def report_end(run: str | None) -> None:
     """Called by the run's last task: its listeners close (a write computed later, by the
     caller's own ``dask.compute``, has nobody else to tell them)."""
@@ -84,10 +90,14 @@ class Listener:
     :meth:`close` is called. Events from a distributed client's workers arrive on the
     client's event loop, which with a LocalCluster or a jobqueue cluster is the scheduler's
     too: they are only queued there, and a thread of the listener's own hands them on in
-    batches, so that building frames never holds up the scheduler."""
+    batches, so that building frames never holds up the scheduler.
 
-    def __init__(self, run: str, hook: ProgressHook, client=None):
+    The hook is a :class:`ProgressHook` told of stats rows (the writer's partitions), or,
+    with ``deliver``, anything: ``deliver(hook, messages)`` is given each batch."""
+
+    def __init__(self, run: str, hook, client=None, deliver=None):
         self.run, self.hook, self.client = run, hook, client
+        self.deliver = deliver or _deliver_rows
         self.lock = threading.Lock()
         self.closing, self.closed = False, False
         self.finished = threading.Event()
@@ -106,7 +116,7 @@ class Listener:
         if message == END:
             self.close()
         else:
-            self._update(message, 1)
+            self._update([message])
 
     def close(self) -> None:
         """Hand on what arrived, then close the hook; returns once it is closed (whoever
@@ -129,7 +139,9 @@ class Listener:
                 _listeners.pop(self.run, None)
             with self.lock:
                 self.closed = True
-            self.hook.close()
+            close = getattr(self.hook, "close", None)
+            if close is not None:
+                close()
         finally:
             self.finished.set()
 
@@ -147,17 +159,41 @@ class Listener:
                 else:
                     batch.append(message)
             if batch:
-                self._update([row for rows in batch for row in rows], len(batch))
+                self._update(batch)
             if ended:
                 threading.Thread(target=self.close, daemon=True).start()  # close joins this thread
                 return
             if finished:
                 return
 
-    def _update(self, rows: list[tuple], partitions: int) -> None:
+    def _update(self, messages: list) -> None:
         with self.lock:
             if not self.closed:
-                self.hook.update(frame_of_values(rows), partitions)
+                self.deliver(self.hook, messages)
+
+
+def _deliver_rows(hook: ProgressHook, messages: list[list[tuple]]) -> None:
+    """Writer partitions' messages (each a list of stats rows) to a ProgressHook."""
+    hook.update(frame_of_values([row for rows in messages for row in rows]), len(messages))
+
+
+class ClipCounter:
+    """The job's clips as its chunk tasks encode them (:func:`report_clip`), told to
+    ``on_clips(clips, nbytes)`` in batches, while inside ``with``."""
+
+    def __init__(self, on_clips, client=None):
+        import uuid
+
+        self.run = uuid.uuid4().hex
+        self.on_clips, self.client = on_clips, client
+
+    def __enter__(self) -> str:
+        self.listener = Listener(self.run, self.on_clips, self.client,
+                                 deliver=lambda on_clips, sizes: on_clips(len(sizes), sum(sizes)))
+        return self.run
+
+    def __exit__(self, *exc) -> None:
+        self.listener.close()
 
 
 @contextlib.contextmanager

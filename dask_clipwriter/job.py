@@ -24,6 +24,7 @@ from .build import clip_records_from_map
 from .clip_writer import ClipWriter
 from .closing import closing_lines
 from .config import JobConfig
+from .events import ClipCounter, report_clip
 from .progress import ChunkProgress
 from .records import clip_records_meta, video_records_frame
 from .summary import add_run_figures, summary_time
@@ -77,8 +78,9 @@ def _complete(marker: str, plan, output_path: str, storage_options: dict[str, An
 
 
 def chunk_records(item, resume_marker: str | None, *, stages, storage_options: dict[str, Any],
-                  output_path: str) -> pd.DataFrame:
-    """One partition: the clip records of one chunk (runs on a worker)."""
+                  output_path: str, progress_run: str | None = None) -> pd.DataFrame:
+    """One partition: the clip records of one chunk (runs on a worker). Each clip encoded is
+    reported on the job's ``progress_run`` (events.py)."""
     plan, probe = item
     if resume_marker is not None and _complete(resume_marker, plan, output_path, storage_options):
         # Already complete: the writer reads this chunk's marker and skips it, so only the
@@ -91,7 +93,8 @@ def chunk_records(item, resume_marker: str | None, *, stages, storage_options: d
     from .video.chunk import SourceVideoError, process_chunk
 
     try:
-        return process_chunk(plan, probe, stages, storage_options=storage_options)
+        return process_chunk(plan, probe, stages, storage_options=storage_options,
+                             on_clip=lambda nbytes: report_clip(progress_run, nbytes))
     except SourceVideoError as exc:
         # The source went away (or broke) after it was probed: the chunk is not written, so
         # its video stays incomplete in summary.json and a re-run with --resume completes it.
@@ -113,7 +116,7 @@ class _KeptOpen:
 
 
 def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, progress: ChunkProgress,
-                   skipped: list[dict[str, str]] = ()) -> dict[str, Any]:
+                   skipped: list[dict[str, str]] = (), progress_run: str | None = None) -> dict[str, Any]:
     """Write the planned chunks, ``cfg.job.wave_chunks`` at a time (all at once by default).
 
     Each wave is one write into the dataset, so a wave's graph stays small however many
@@ -139,7 +142,8 @@ def write_in_waves(cfg: JobConfig, plans: list, video_records: pd.DataFrame, pro
             ]
             clips = clip_records_from_map(
                 chunk_records, wave, markers, stages=cfg.stages, storage_options=writer.storage_options,
-                output_path=writer.output_path, meta=clip_records_meta(), label="clip-chunk",
+                output_path=writer.output_path, progress_run=progress_run, meta=clip_records_meta(),
+                label="clip-chunk",
             ) if wave else None
             # One chunk per partition by construction: no partitioning check needed.
             summary = ClipWriter.from_settings(writer).write(
@@ -232,8 +236,10 @@ def run_job(cfg: JobConfig, client, *, stream: TextIO | None = None) -> dict[str
     print(f"planned {len(plans)} chunks, {int(video_records['num_total_clips'].fillna(0).sum())} clips"
           f"{f'; {failed} unreadable videos' if failed else ''}", file=stream, flush=True)
 
-    summary = write_in_waves(cfg, plans, video_records, ChunkProgress(len(plans), stream=stream),
-                             skipped=[{"path": path, "reason": reason} for path, reason in skipped])
+    progress = ChunkProgress(len(plans), stream=stream, clips_planned=sum(len(plan.spans) for plan, _ in plans))
+    with ClipCounter(progress.encoded, client) as progress_run:
+        summary = write_in_waves(cfg, plans, video_records, progress, progress_run=progress_run,
+                                 skipped=[{"path": path, "reason": reason} for path, reason in skipped])
     totals, run = summary["totals"], summary["run"]
     resumed = f" ({run['chunks_resumed']} already complete, not redone)" if run["chunks_resumed"] else ""
     print(

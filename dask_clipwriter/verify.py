@@ -186,7 +186,7 @@ def _check_embeddings(tree: _Tree, problems: list[Problem], chunks: list[dict]) 
         if chunk is None:
             problems.append(Problem(name, "belongs to no chunk JSON"))
             continue
-        table = pq.read_table(io.BytesIO(data))
+        table = pq.read_table(io.BytesIO(data), use_threads=False)  # small files; see cli.main
         ids = table["id"].to_pylist()
         if not set(ids) <= set(chunk["stats"].clips):
             problems.append(Problem(name, f"has rows for clips that are not passed clips of {chunk['name']}"))

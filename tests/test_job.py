@@ -118,6 +118,30 @@ def test_the_summary_and_the_terminal_say_why_clips_were_filtered(tmp_path, clus
             in terminal.getvalue())
 
 
+class Terminal(io.StringIO):
+    """Output that says it is a terminal: the progress line is then drawn at every change."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_moves_while_a_chunk_is_being_encoded(tmp_path, cluster_client):
+    videos = tmp_path / "videos"
+    samples.make_sample_videos(videos, {"pan.mp4": ("pan", 8.0)})
+    writer = WriterSettings(output_path=str(tmp_path / "out"), input_path=str(videos))
+    stages = StageSettings(**{**STAGES, "clip_len_s": 2.0, "clip_stride_s": 2.0, "num_clips_per_chunk": 4})
+    terminal = Terminal()
+    with cluster_client.as_current():
+        run_job(JobConfig(writer=writer, stages=stages), cluster_client, stream=terminal)
+    states = [line.split(" | ")[:2] for line in terminal.getvalue().replace("\r", "\n").splitlines()
+              if line.startswith("chunks ")]
+    # One chunk of four clips: the line moved as its clips were encoded (events come in
+    # batches of a quarter second, so a step may cover two clips), before the chunk was done.
+    during = [int(clips.split()[1].split("/")[0]) for chunk, clips in states if chunk == "chunks 0/1"]
+    assert during == sorted(during) and during[-1] == 4 and len(set(during)) >= 2, states
+    assert states[-1] == ["chunks 1/1", "clips 4/4 encoded"]
+
+
 def test_embedder_plugin_writes_embeddings(job_run):
     out, summary, videos = job_run
     pan = f"{videos}/pan.mp4"

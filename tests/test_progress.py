@@ -83,3 +83,17 @@ def test_progress_of_a_plain_dask_compute_on_a_client(tmp_path, cluster_client):
         time.sleep(0.05)
     assert (hook.partitions, hook.clips, hook.closed) == (4, 12, 1)
     assert result.iloc[0]["totals"]["chunks"] == 4
+
+
+def test_the_jobs_line_counts_clips_as_they_are_encoded_and_says_what_is_left():
+    out = io.StringIO()
+    progress = ChunkProgress(2, stream=out, interval_s=0, clips_planned=6)
+    progress.encoded(2)
+    assert out.getvalue().splitlines()[-1].startswith("chunks 0/2 | clips 2/6 encoded | 0.0 MB written |")
+    assert "left" in out.getvalue().splitlines()[-1]
+    progress.update(rows(2, 1_000_000))  # a chunk written
+    resumed = rows(3, 0)
+    resumed["status"] = "resumed"  # a chunk complete before: its clips are not encoded again
+    progress.update(resumed)
+    last = out.getvalue().splitlines()[-1]
+    assert last.startswith("chunks 2/2 | clips 6/6 encoded | 1.0 MB written |") and "left" not in last

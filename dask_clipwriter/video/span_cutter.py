@@ -69,8 +69,9 @@ class _OpenClip:
 
 class SpanCutter:
     def __init__(self, container, stream, spans, results: list[EncodedClip], settings: EncodeSettings,
-                 workdir: str, *, audio=None, video_end: float | None = None):
+                 workdir: str, *, audio=None, video_end: float | None = None, on_clip=None):
         self.container, self.stream, self.spans, self.results = container, stream, spans, results
+        self.on_clip = on_clip
         self.settings, self.workdir, self.audio = settings, workdir, audio
         self.rate = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate)
         self.tick = clip_tick(self.rate, stream.base_rate, stream.time_base)
@@ -229,6 +230,11 @@ class SpanCutter:
             self._finish(index)
 
     def _finish(self, index: int) -> None:
+        self._make(index)
+        if self.on_clip is not None:
+            self.on_clip(self.results[index])
+
+    def _make(self, index: int) -> None:
         clip = self.waiting.pop(index)
         result = self.results[index]
         if index in self.failed:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import BinaryIO
@@ -163,10 +163,12 @@ def transcode_spans(
     settings: EncodeSettings = EncodeSettings(),
     *,
     video_end: float | None = None,
+    on_clip: Callable[[EncodedClip], None] | None = None,
 ) -> list[EncodedClip]:
     """Encode every span of ``spans`` (one video, any order) from ``source`` (a local path or an
     open, seekable binary file). Returns one :class:`EncodedClip` per span, in span order.
     Spans ending at ``video_end`` (the planned end, plan.py) run to the end of the stream.
+    ``on_clip`` is called with each clip as soon as it is made (progress).
 
     Raises :class:`SourceVideoError` when the source cannot be opened at all. Failures after
     that are per clip: a span that decoding never reached, or during which a packet could not
@@ -199,5 +201,6 @@ def transcode_spans(
             except Exception as exc:  # noqa: BLE001 - an audio stream we cannot read costs the clips their audio
                 for result in results:
                     result.audio_error = str(exc) if isinstance(exc, AudioError) else f"{type(exc).__name__}: {exc}"
-        SpanCutter(container, stream, spans, results, settings, workdir, audio=audio, video_end=video_end).run()
+        SpanCutter(container, stream, spans, results, settings, workdir, audio=audio, video_end=video_end,
+                   on_clip=on_clip).run()
     return results

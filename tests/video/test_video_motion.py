@@ -37,6 +37,22 @@ def vectors(*rows) -> np.ndarray:
     return out
 
 
+@pytest.mark.parametrize(("height", "width"), [(720, 1280), (257, 333)])
+def test_magnitude_equals_the_flow_fields_pixel_by_pixel(height, width):
+    """motion_magnitude paints each vector's magnitude; the numbers must be exactly those of
+    the per-pixel computation on the flow field (overlaps, edges, every block size)."""
+    rng = np.random.default_rng(height)
+    n = (height // 8) * (width // 8)
+    many = np.zeros(n, MV_DTYPE)
+    many["w"], many["h"] = rng.choice([4, 8, 16], n), rng.choice([4, 8, 16], n)
+    many["dst_x"], many["dst_y"] = rng.integers(-8, width + 8, n), rng.integers(-8, height + 8, n)
+    many["motion_x"], many["motion_y"] = rng.integers(-300, 300, n), rng.integers(-300, 300, n)
+    many["motion_scale"] = rng.choice([1, 2, 4], n)
+    flow = flow_field(many, height, width).astype(np.float64)
+    expected = np.sqrt((flow ** 2).sum(axis=-1)) / (width + height)
+    assert np.array_equal(motion.motion_magnitude(many, height, width), expected)
+
+
 def test_a_vector_fills_its_block_with_minus_motion_over_scale():
     flow = flow_field(vectors((16, 16, 8, 8, 8, -4, 4)), 32, 32)
     assert np.array_equal(flow[:16, :16], np.broadcast_to([-2.0, 1.0], (16, 16, 2)))
