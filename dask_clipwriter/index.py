@@ -23,6 +23,7 @@ from dataclasses import asdict
 
 import pandas as pd
 
+from .parquet_bytes import read_parquet_bytes
 from .records import VideoRecord, video_records_frame
 from .stats_rows import STATS_COLUMNS
 
@@ -126,7 +127,7 @@ def table_bytes(table: pd.DataFrame) -> bytes:
 
 def read_table(data: bytes, template: pd.DataFrame) -> pd.DataFrame:
     """A stored part, with the columns and dtypes of ``template`` (the empty table)."""
-    table = pd.read_parquet(io.BytesIO(data))
+    table = read_parquet_bytes(data).to_pandas()
     for name, value in ADDED_COLUMNS.items():
         if name in template.columns and name not in table.columns:
             table[name] = value

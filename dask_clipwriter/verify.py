@@ -18,7 +18,6 @@ stores), so a tree of 100,000 files is checked in seconds.
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
 from collections import defaultdict
@@ -32,6 +31,7 @@ import numpy as np
 from . import layout
 from .documents import read_chunk_document
 from .manifest import ManifestError, read_manifest
+from .parquet_bytes import read_parquet_bytes
 from .probe import PROBE_KEYS
 from .sink import TEMPORARY_DIR
 
@@ -177,7 +177,6 @@ def _check_clip_files(tree: _Tree, problems: list[Problem], metas: dict[str, dic
 
 
 def _check_embeddings(tree: _Tree, problems: list[Problem], chunks: list[dict]) -> None:
-    import pyarrow.parquet as pq
 
     by_chunk = {layout.chunk_uuid(c["stats"].video, c["stats"].clip_chunk_index): c for c in chunks}
     parquet_names = [n for n in tree.sizes if n.endswith(".parquet") and n.split("/")[0].endswith("_embd_parquet")]
@@ -186,7 +185,7 @@ def _check_embeddings(tree: _Tree, problems: list[Problem], chunks: list[dict]) 
         if chunk is None:
             problems.append(Problem(name, "belongs to no chunk JSON"))
             continue
-        table = pq.read_table(io.BytesIO(data), use_threads=False)  # small files; see cli.main
+        table = read_parquet_bytes(data)
         ids = table["id"].to_pylist()
         if not set(ids) <= set(chunk["stats"].clips):
             problems.append(Problem(name, f"has rows for clips that are not passed clips of {chunk['name']}"))
