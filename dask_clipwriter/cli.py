@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
+from .clusters import connected
 from .clusters.slurm_settings import SlurmSettings, flag_fields
 from .config import JobSettings, apply_config_files, resolve_job_config, settings_fields
 from .dataset_rows import DatasetError
@@ -286,7 +287,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg.writer.verbose:
         args.logs.show_info()
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers, args.logs)
-    with cluster, client:
+    with connected(cluster, client):
         summary = _run_on(cfg.cluster_kind, cluster, cfg.cluster_options, args,
                           lambda: run_job(cfg, client, stream=args.logs.stream))
     return 0 if not summary["run"]["videos_failed"] else 3
@@ -305,7 +306,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     writer = WriterSettings(output_path=str(out), input_path=str(videos_dir), generate_previews=True)
     cfg = JobConfig(writer=writer, stages=stages)
     cluster, client = _start_cluster("local", {"n_workers": 2}, args.n_workers, args.logs)
-    with cluster, client:
+    with connected(cluster, client):
         run_job(cfg, client, stream=args.logs.stream)
     print(f"dataset: {out}", file=args.logs.stream, flush=True)
     return 0
@@ -330,7 +331,7 @@ def cmd_write(args: argparse.Namespace) -> int:
     if cfg.writer.verbose:
         args.logs.show_info()
     cluster, client = _start_cluster(cfg.cluster_kind, cfg.cluster_options, args.n_workers, args.logs)
-    with cluster, client:
+    with connected(cluster, client):
         summary = _run_on(cfg.cluster_kind, cluster, cfg.cluster_options, args,
                           lambda: ClipWriter.from_settings(cfg.writer).write(clips, videos, progress=True))
     run = summary["run"]
@@ -379,7 +380,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     # Wrong paths and sizes are refused before a cluster starts.
     _, dest, _ = check_export(args.dataset, args.dest, options, args.shard_size)
     cluster, client = _local_or_configured_cluster(args)
-    with cluster, client:
+    with connected(cluster, client):
         index = export_webdataset(args.dataset, args.dest, storage_options=options, dest_storage_options=options,
                                   shard_size=args.shard_size, include_filtered=args.include_filtered,
                                   caption_models=args.caption_models)
@@ -415,7 +416,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     options = _configured_storage_options()
     info = dataset_info(args.dataset, options)  # not a dataset: refused before a cluster starts
     cluster, client = _local_or_configured_cluster(args)
-    with cluster, client:
+    with connected(cluster, client):
         written = backfill(info.root, options, clip_index=args.clip_index, metas_jsonl=args.metas_jsonl)
     print(f"{info.root}: {written} files written", file=args.logs.stream)
     return 0

@@ -299,3 +299,41 @@ def test_write_through_a_real_slurm_worker_job(tmp_path):
         time.sleep(0.5)
     assert squeue(name) == [], "the worker job outlived the cluster"
     assert time.monotonic() - started < 90
+
+
+class RefusedJob:
+    """A worker whose submission fails, as sbatch refusing a job does: it stays "created"
+    (dask-jobqueue's Job, as a ProcessInterface of distributed's, without SLURM)."""
+
+    def __new__(cls, *args, **kwargs):
+        from distributed.deploy.spec import ProcessInterface
+
+        class Refused(ProcessInterface):
+            async def start(self):
+                raise RuntimeError("sbatch: error: Invalid generic resource (gres) specification")
+
+            async def close(self):  # as dask-jobqueue's Job.close: cancels, leaves the status
+                pass
+
+        return Refused(*args, **kwargs)
+
+
+def test_the_runs_error_survives_closing_a_half_started_cluster():
+    """distributed asserts on closing a cluster with a worker that never started; `connected`
+    must let the body's error through instead of that AssertionError."""
+    from distributed import Client, Scheduler, SpecCluster
+
+    from dask_clipwriter.clusters import connected
+
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0", "port": 0}}
+    cluster = SpecCluster(scheduler=scheduler, workers={}, silence_logs=50)
+    client = Client(cluster)
+    cluster.new_spec = {"cls": RefusedJob, "options": {}}
+    cluster.scale(1)
+    deadline = time.monotonic() + 10
+    while not cluster._created and time.monotonic() < deadline:  # the refused start has run
+        time.sleep(0.05)
+    with pytest.raises(LookupError, match="the run's own error"):
+        with connected(cluster, client):
+            raise LookupError("the run's own error")
+    assert client.status == "closed"

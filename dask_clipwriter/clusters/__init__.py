@@ -13,8 +13,12 @@ live in ``slurm.yaml`` under the Dask config namespace ``clipwriter.cluster.slur
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from typing import Any
+import logging
+from typing import Any, Iterator
+
+log = logging.getLogger(__name__)
 
 KINDS = ("local", "slurm")
 
@@ -39,6 +43,26 @@ def make_cluster(kind: str, **options: Any):
 
         return make_slurm_cluster(**options)
     raise ValueError(f"unknown cluster kind {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+@contextlib.contextmanager
+def connected(cluster, client) -> Iterator[None]:
+    """Close ``client`` then ``cluster`` on the way out. When the body already failed, an
+    error from closing is logged and dropped so the body's error is the one reported: a
+    SLURM worker job that sbatch refused stays "created", and distributed's ``close``
+    asserts on such workers, which would hide why the run ended."""
+    try:
+        yield
+    except BaseException:
+        for closing in (client, cluster):
+            try:
+                closing.close()
+            except Exception as exc:  # noqa: BLE001 - the body's error matters more
+                log.debug("closing %s after a failed run: %r", type(closing).__name__, exc)
+        raise
+    else:
+        with cluster, client:
+            pass
 
 
 def cluster_option_names(kind: str) -> set[str]:
@@ -73,4 +97,4 @@ def cluster_summary(cluster) -> str:
     return ", ".join(parts)
 
 
-__all__ = ["KINDS", "cluster_summary", "make_cluster"]
+__all__ = ["KINDS", "cluster_summary", "connected", "make_cluster"]
