@@ -8,7 +8,8 @@ import sys
 import pytest
 from clip_helpers import STAGES, read_json
 
-from dask_clipwriter.cli import _overrides, build_parser
+from dask_clipwriter.cli import build_parser
+from dask_clipwriter.cli_common import settings_overrides as _overrides
 from dask_clipwriter.config import settings_fields
 from dask_clipwriter.settings import WriterSettings
 from dask_clipwriter.video.stage_settings import StageSettings

@@ -195,7 +195,8 @@ def test_bad_slurm_options_are_refused_before_a_cluster_starts(slurm_module, opt
 
 
 def test_slurm_flags_reach_the_cluster_options_and_are_refused_for_a_local_run(tmp_path):
-    from dask_clipwriter.cli import _overrides, build_parser
+    from dask_clipwriter.cli import build_parser
+    from dask_clipwriter.cli_common import settings_overrides as _overrides
     from dask_clipwriter.config import resolve_job_config
     from dask_clipwriter.settings import SettingsError
 
