@@ -66,9 +66,9 @@ def batches_of(clips) -> list[Batch] | None:
     held = held_partitions(clips)
     if not held:
         return None
-    from distributed import get_client
-
-    batches = plan_batches(held, get_client())
+    # Asked of the client that holds them (with several clients in a process, the current
+    # one may be another cluster's, whose scheduler does not know these keys).
+    batches = plan_batches(held, held[0].client)
     return batches if len(batches) < len(held) else None
 
 
