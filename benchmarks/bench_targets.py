@@ -90,7 +90,9 @@ def cluster(workers: int = 2):
     if SHARE_CLUSTERS:
         if workers not in _SHARED:
             c = SubprocessCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0")
-            _SHARED[workers] = (c, Client(c))
+            # Not the default client: clients closed out of order would restore each
+            # other's `scheduler` setting and leave dask pointing at a closed cluster.
+            _SHARED[workers] = (c, Client(c, set_as_default=False))
         client = _SHARED[workers][1]
         with client.as_current():
             yield client

@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import dask
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 BENCH = BENCHMARKS / "bench_reader.py"
 
@@ -34,7 +36,10 @@ def test_bench_reader_smoke(tmp_path):
 def test_bench_targets_smoke(tmp_path):
     """Every target of issue 9 runs and gives a measured row: ours and the floor positive."""
     bench = load("bench_targets")
+    scheduler_before = dask.config.get("scheduler", None)
     rows = bench.main(["--smoke", "--json", str(tmp_path / "targets.json")])
+    # The harness runs inside the suite: it must not leave dask pointing at its clusters.
+    assert dask.config.get("scheduler", None) == scheduler_before
     names = [row.target for row in rows]
     for expected in ("clips without probe values", "metadata-bound, 40 chunks", "metadata-bound, 80 chunks",
                      "cost per chunk", "1 MB clips", "S3", "peak worker memory", "2 workers against 1",
