@@ -49,6 +49,9 @@ PERMANENT_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno
 TEMPORARY_DIR = f"{BOOKKEEPING_DIR}/tmp"
 #: Below this size an upload to S3 is one PUT (its limit is 5 GiB).
 SINGLE_PUT_BYTES = 5 * 2**30
+#: A local file at least this large is worth a thread: its write() copies into the page cache
+#: (and waits on writeback) with the GIL released, so several overlap (1 MB clips: 2.2x).
+LARGE_LOCAL_FILE = 256 * 2**10
 
 
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -221,11 +224,12 @@ class FileSink:
         """Write a batch concurrently (``max_workers`` at once); returns the batch's counts.
         Raises the first failure."""
         items = list(items)
-        # Files on a local disk are written in the calling thread: a write to the page cache
-        # takes tens of microseconds, and handing it to threads made a chunk of small files
-        # twice as slow (GIL hand-offs; measured); Dask already runs a partition per core.
-        # Stores with round trips (object stores, network filesystems) get the threads.
-        if len(items) <= 1 or self.max_workers == 1 or not self.threaded:
+        # Small files on a local disk are written in the calling thread: a write to the page
+        # cache takes tens of microseconds, and handing it to threads made a chunk of small
+        # files twice as slow (GIL hand-offs; measured). Large local files, and stores with
+        # round trips (object stores, network filesystems), get the threads.
+        concurrent = self.threaded or sum(len(data) >= LARGE_LOCAL_FILE for _, data in items) > 1
+        if len(items) <= 1 or self.max_workers == 1 or not concurrent:
             written = [self.put(path, data, existing=existing) for path, data in items]
         else:
             futures = [shared_pool(self.max_workers).submit(self.put, path, data, existing=existing)
