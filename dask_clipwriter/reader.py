@@ -14,7 +14,6 @@ else.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from .dataset_rows import (
     sorted_chunks,
 )
 from .manifest import ManifestError, read_manifest
+from .parquet_bytes import read_parquet_bytes
 from .records import video_records_frame
 from .settings import EMBEDDING_ALGORITHMS
 
@@ -229,15 +229,13 @@ class ChunkReader:
 
 def read_chunk_embeddings(info: DatasetInfo, video: str, chunk_index: int) -> dict[str, np.ndarray]:
     """{clip uuid: vector} from the chunk's embedding Parquet ({} when it has none)."""
-    import pyarrow.parquet as pq
-
     _, parquet_dir = info.embedding_dirs
     path = f"{parquet_dir}/{layout.chunk_uuid(video, chunk_index)}.parquet"
     data = read_files(info, [path])[path]
     if data is None:
         return {}
     try:
-        table = pq.read_table(io.BytesIO(data), columns=["id", "embedding"])
+        table = read_parquet_bytes(data, columns=["id", "embedding"])
     except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
         raise DatasetError(f"{info.root}/{path}: damaged embedding Parquet: {exc}") from None
     ids = table["id"].to_pylist()

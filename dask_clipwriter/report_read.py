@@ -16,20 +16,19 @@ Small files are read in batches, concurrently on object stores (``fs.cat`` of ma
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec
-import pandas as pd
 
 from . import layout
 from .documents import read_chunk_document
 from .index import KEY
 from .manifest import read_manifest
 from .options import check_options, option
+from .parquet_bytes import read_parquet_bytes
 from .report_figures import Preview
 from .settings import SettingsError
 
@@ -147,7 +146,7 @@ def _sample_chunks(reader: _Reader, output_path: str, buckets: int, settings: Re
     rows = []
     for path, data in sorted(reader.read_many(parts).items()):
         try:
-            table = pd.read_parquet(io.BytesIO(data), columns=KEY)
+            table = read_parquet_bytes(data, columns=KEY).to_pandas()
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged part
             raise ReportError(f"cannot read the dataset index part {path}: {exc}") from None
         rows += list(zip(table["video"].tolist(), table["clip_chunk_index"].astype(int).tolist(), strict=True))
