@@ -2,11 +2,12 @@
 chunks. Pure: rows of (video, clip_chunk_index, partition, clip_uuids) in, messages out.
 
 The writer's precheck feeds it the key columns before anything is written, one group of
-rows at a time (:func:`uuid_rows` and ``bucket`` columns let the groups be formed so that
-every problem falls inside one group). The reduction feeds it the writers' stats rows of
-each bucket (which carry the same four columns): a last guard against chunks split across
-partitions when the precheck was turned off; a uuid in two buckets' chunks only the
-precheck finds.
+rows at a time: :func:`check_rows` gives each partition's chunk rows and uuid rows in one
+frame, with a ``group`` column (the video of a chunk row, the uuid of a uuid row) that the
+rows are bucketed by, so that every problem falls inside one group, with one shuffle. The
+reduction feeds it the writers' stats rows of each bucket (which carry the same four
+columns): a last guard against chunks split across partitions when the precheck was turned
+off; a uuid in two buckets' chunks only the precheck finds.
 """
 
 from __future__ import annotations
@@ -21,15 +22,49 @@ from .records import ClipRecord
 KEY_COLUMNS = {"video": "object", "clip_chunk_index": "int64", "partition": "int64", "clip_uuids": "object"}
 
 
-def partition_keys(records: Iterable[ClipRecord], partition: int) -> pd.DataFrame:
-    """One row per (video, chunk) of a partition's records: the shape ``conflicts`` reads."""
+#: :func:`check_rows`' columns: the key columns, the value the rows are grouped by, and
+#: whether the row is a uuid row (one clip uuid) rather than a chunk row.
+CHECK_COLUMNS = {**KEY_COLUMNS, "group": "object", "uuid_row": "bool"}
+
+
+def check_rows(records: Iterable[ClipRecord], partition: int) -> pd.DataFrame:
+    """A partition's rows for the precheck, in the shape of :data:`CHECK_COLUMNS`: one per
+    (video, chunk), grouped by video, as :func:`partition_keys` gives them; and one per clip
+    uuid (``uuid_row``; ``partition`` -1), grouped by the uuid, the shape
+    :func:`uuid_conflicts` reads. One frame rather than two: one shuffle, half the tasks."""
     chunks: dict[tuple[str, int], list[str]] = {}
     for record in records:
         chunks.setdefault((record.video, record.clip_chunk_index), []).append(record.span_uuid)
-    rows = [{"video": video, "clip_chunk_index": index, "partition": partition, "clip_uuids": "\n".join(clips)}
-            for (video, index), clips in chunks.items()]
-    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
-                         for name, dtype in KEY_COLUMNS.items()})
+    columns: dict[str, list] = {name: [] for name in CHECK_COLUMNS}
+    for (video, index), clips in chunks.items():
+        columns["video"].append(video)
+        columns["clip_chunk_index"].append(index)
+        columns["partition"].append(partition)
+        columns["clip_uuids"].append("\n".join(clips))
+        columns["group"].append(video)
+        columns["uuid_row"].append(False)
+    for (video, index), clips in chunks.items():
+        for clip in clips:
+            columns["video"].append(video)
+            columns["clip_chunk_index"].append(index)
+            columns["partition"].append(-1)
+            columns["clip_uuids"].append(clip)
+            columns["group"].append(clip)
+            columns["uuid_row"].append(True)
+    return pd.DataFrame({name: pd.Series(values, dtype=CHECK_COLUMNS[name]) for name, values in columns.items()})
+
+
+def partition_keys(records: Iterable[ClipRecord], partition: int) -> pd.DataFrame:
+    """One row per (video, chunk) of a partition's records: the shape ``conflicts`` reads."""
+    rows = check_rows(records, partition)
+    return rows[~rows["uuid_row"]][list(KEY_COLUMNS)].reset_index(drop=True)
+
+
+def check_problems(rows: pd.DataFrame) -> list[str]:
+    """The problems in one group of :func:`check_rows`' rows: chunks split across partitions
+    and uuids in two chunks."""
+    uuid_row = rows["uuid_row"].astype(bool)
+    return [message for message, _ in conflicts(rows[~uuid_row])] + uuid_conflicts(rows[uuid_row])
 
 
 def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
@@ -57,19 +92,8 @@ def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
     return problems
 
 
-def uuid_rows(keys: pd.DataFrame) -> pd.DataFrame:
-    """One row per clip uuid of the key rows, in the shape ``conflicts`` reads (a chunk of
-    one clip each): grouped by uuid, two chunks of one uuid meet in one group."""
-    rows = [{"video": video, "clip_chunk_index": index, "partition": -1, "clip_uuids": clip}
-            for video, index, uuids in zip(keys["video"].tolist(), keys["clip_chunk_index"].tolist(),
-                                           keys["clip_uuids"].tolist(), strict=True)
-            for clip in filter(None, uuids.split("\n"))]
-    return pd.DataFrame({name: pd.Series([row[name] for row in rows], dtype=dtype)
-                         for name, dtype in KEY_COLUMNS.items()})
-
-
 def uuid_conflicts(rows: pd.DataFrame) -> list[str]:
-    """Messages for uuids that appear in more than one chunk (rows from :func:`uuid_rows`)."""
+    """Messages for uuids that appear in more than one chunk (uuid rows of :func:`check_rows`)."""
     problems = []
     for clip, group in rows[rows.duplicated("clip_uuids", keep=False)].groupby("clip_uuids", sort=True):
         chunks = sorted({(v, int(i)) for v, i in zip(group["video"], group["clip_chunk_index"], strict=True)})

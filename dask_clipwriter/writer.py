@@ -36,13 +36,7 @@ from .events import report
 from .filter_reasons import filter_reason
 from .index import COMPACT_EVERY, bucket_count, with_bucket
 from .manifest import RunStart, manifest_bytes
-from .partitioning import (
-    KEY_COLUMNS,
-    conflicts,
-    partition_keys,
-    uuid_conflicts,
-    uuid_rows,
-)
+from .partitioning import CHECK_COLUMNS, check_problems, check_rows
 from .records import (
     RecordError,
     VideoRecord,
@@ -260,19 +254,15 @@ def stats_collection(clips, settings: WriterSettings, videos=None, run: str | No
 
 def _checked_keys(df: pd.DataFrame, input_path: str, partition_info: dict | None = None) -> pd.DataFrame:
     """Every check a partition's writer would make before its first file (each cell but the
-    clip bytes, uuids, output names, embedding lengths), then its chunks' key rows."""
+    clip bytes, uuids, output names, embedding lengths), then its chunk and uuid rows."""
     records = normalise_clip_partition(df)
     chunk_rels(group_chunks(records), input_path)
-    return partition_keys(records, int((partition_info or {}).get("number", -1)))
+    return check_rows(records, int((partition_info or {}).get("number", -1)))
 
 
-def _chunk_problems(keys: pd.DataFrame) -> pd.DataFrame:
-    """Chunks split across partitions, in one group of chunk key rows (all rows of its videos)."""
-    return pd.DataFrame({"problem": pd.Series([message for message, _ in conflicts(keys)], dtype=object)})
-
-
-def _uuid_problems(rows: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"problem": pd.Series(uuid_conflicts(rows), dtype=object)})
+def _group_problems(rows: pd.DataFrame) -> pd.DataFrame:
+    """Chunks split across partitions and uuids in two chunks, in one group of check rows."""
+    return pd.DataFrame({"problem": pd.Series(check_problems(rows), dtype=object)})
 
 
 def by_bucket(frame, buckets: int, column: str = "video"):
@@ -296,13 +286,12 @@ def check_records(clips, input_path: str) -> int:
     partition, then what only shows across partitions: a chunk split across partitions, one
     clip uuid in two chunks. Cheap where the source reads columns alone (Parquet: the clip
     bytes of a binary column are not read); a source computed by a function (``from_map``)
-    is computed once more. Rows are grouped by video and by uuid, so
-    no task holds more than a bucket's worth of keys. Returns how many chunks the records
+    is computed once more. Chunk rows are grouped by video and uuid rows by uuid, so no
+    task holds more than a bucket's worth of them. Returns how many chunks the records
     hold (the reduction sizes its buckets by it)."""
-    import dask.dataframe as dd
 
     check_clip_columns(clips.columns, dict(clips.dtypes))
-    meta = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in KEY_COLUMNS.items()})
+    meta = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in CHECK_COLUMNS.items()})
     # The clip bytes are left unread where the column can hold nothing else (a binary
     # column, as stored records have): reading them would double the run's input.
     binary = isinstance(clips.dtypes.get("buffer"), pd.ArrowDtype)
@@ -314,11 +303,12 @@ def check_records(clips, input_path: str) -> int:
         keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
     groups = bucket_count(keys.npartitions, 0)
     problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object)})
-    by_video = by_bucket(keys, groups).map_partitions(_chunk_problems, meta=problem_meta)
-    by_uuid = by_bucket(keys.map_partitions(uuid_rows, meta=meta), groups, "clip_uuids").map_partitions(
-        _uuid_problems, meta=problem_meta)
-    found, chunks = dask.compute(dd.concat([by_video, by_uuid]), keys.shape[0])
-    problems = found["problem"].tolist()
+    # Chunk rows are grouped by video, uuid rows by uuid: one shuffle brings every problem
+    # into one group.
+    found, chunks = dask.compute(by_bucket(keys, groups, "group").map_partitions(_group_problems, meta=problem_meta),
+                                 (~keys["uuid_row"]).sum())
+    # A uuid twice in one video's chunks shows in both kinds of rows: said once.
+    problems = list(dict.fromkeys(found["problem"].tolist()))
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise RecordError("; ".join(problems[:5]) + more)

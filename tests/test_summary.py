@@ -9,7 +9,7 @@ import pandas as pd
 from clip_helpers import chunk_frame, clip_records
 
 from dask_clipwriter.documents import chunk_stats
-from dask_clipwriter.partitioning import conflicts, partition_keys
+from dask_clipwriter.partitioning import check_problems, check_rows, conflicts, partition_keys
 from dask_clipwriter.records import normalise_clip_partition
 from dask_clipwriter.stats_rows import rows_frame, stats_row
 from dask_clipwriter.summary import (
@@ -146,6 +146,22 @@ def test_conflicts_find_split_chunks_and_shared_uuids():
     [(message, chunks)] = conflicts(pd.concat([keys(a, 0), keys(shared, 1)]))
     assert message == f"clip uuid {a['span_uuid'][0]} appears in chunk 0 of {V!r} and in chunk 1 of {V!r}"
     assert chunks == {(V, 0), (V, 1)}
+
+
+def test_check_rows_group_chunks_by_video_and_uuids_by_uuid():
+    other = "/in/other.mp4"
+    a, b = chunk_frame(V, 0, 2), chunk_frame(other, 0, 1).assign(span_uuid=chunk_frame(V, 0, 2)["span_uuid"][1])
+    rows = pd.concat([check_rows(normalise_clip_partition(a), 0), check_rows(normalise_clip_partition(b), 1)])
+    assert rows[~rows["uuid_row"]]["group"].tolist() == [V, other]
+    assert sorted(rows[rows["uuid_row"]]["group"]) == sorted([*a["span_uuid"], a["span_uuid"][1]])
+    # The shared uuid's two rows fall in one group (whatever the bucket of either video).
+    shared = rows[rows["group"] == a["span_uuid"][1]]
+    assert check_problems(shared) == [
+        f"clip uuid {a['span_uuid'][1]} appears in chunk 0 of {V!r} and in chunk 0 of {other!r}"]
+    assert check_problems(rows[rows["group"] == V]) == []
+    split = pd.concat([check_rows(normalise_clip_partition(a[:1]), 0), check_rows(normalise_clip_partition(a[1:]), 2)])
+    [message] = check_problems(split[split["group"] == V])
+    assert "split across partitions [0, 2]" in message
 
 
 def test_the_writers_stats_rows_are_read_by_the_same_check():
