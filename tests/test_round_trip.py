@@ -7,8 +7,8 @@ dataset's own root (the spec's §2), so there the source's root is read as the c
 bookkeeping, ``summary.json`` and ``.clipwriter/``, differs for reasons of the run that
 wrote it, and each reason is checked, not just excluded: the run's start, end and elapsed
 time and each chunk's finish time; the ``output_path`` written to; the byte counts of the
-files that name the root (the metas, once each); the key order of counters (the order the
-records came in); and the clip counts of video records the source run was given without
+files that name the root (the metas, once each); the key order of counters (the order of
+the clips' filters, guessed for a chunk with clips of both); and the clip counts of video records the source run was given without
 them (the copy is given them, as ``read_video_records`` reads them back). The write call's
 flags that are no content setting (``generate_embeddings``: what is counted missing) are
 not in the manifest, so the copy is given the source's, as summary.json shows them.
@@ -50,8 +50,11 @@ def is_bookkeeping(name: str) -> bool:
 def assert_same_tree(src, dst, *roots: str, options=None):
     """``dst`` holds the files of ``src``: the reference layout byte for byte (the roots its
     metas name read as ``dst``), our bookkeeping the same but for what its run changes."""
-    src, dst = str(src), str(dst)
-    before, after = files_of(src, options), files_of(dst, options)
+    assert_same_files(files_of(src, options), files_of(dst, options), str(src), str(dst), *roots)
+
+
+def assert_same_files(before: dict[str, bytes], after: dict[str, bytes], src: str, dst: str, *roots: str):
+    """:func:`assert_same_tree` on the files of the trees, ``src`` and ``dst`` their roots."""
     if not any(is_bookkeeping(n) for n in before):  # the reference's: the copy adds ours
         after = {n: data for n, data in after.items() if not is_bookkeeping(n)}
     assert sorted(after) == sorted(before)
@@ -136,8 +139,8 @@ def summary_of_run(data: bytes, root: str, files: dict[str, bytes]) -> dict:
 
 def chunk_rows_of_run(data: bytes, root: str, files: dict[str, bytes]) -> list[dict]:
     """The index's chunk rows without their finish time (checked to be within the run's),
-    byte counts without the root, counters as mappings (their key order is the order the
-    run was given the records in)."""
+    byte counts without the root, counters as mappings (their key order is the order of the
+    clips' filters, which read back is a guess for a chunk with clips of both filters)."""
     summary = json.loads(files["summary.json"])
     started = datetime.fromisoformat(summary["started_at"]).timestamp()
     finished = datetime.fromisoformat(summary["finished_at"]).timestamp()
