@@ -187,7 +187,7 @@ def _nothing_to_export(info: DatasetInfo, selected, plan: pd.DataFrame, selectio
     """Why an export has no sample to write (on this rare path the clips are counted again)."""
     what = "the selection of clips" if selection else info.root
     if len(plan):
-        return (f"nothing to export from {what}: none of its {len(plan)} clips has clip bytes "
+        return (f"nothing to export from {what}: none of the {len(plan)} clips to export has clip bytes "
                 "(their metas give no num_bytes)")
     total = len(selected)  # none planned: every clip is filtered (and they were left out), or none is there
     if not total:

@@ -200,7 +200,8 @@ def test_nothing_to_export_is_refused_and_the_destination_left_alone(dataset, tm
         export_webdataset(str(dataset), str(dest), clips=clips[clips["clip_chunk_index"] > 5])
     no_bytes = tmp_path / "no-bytes"
     ClipWriter(str(no_bytes), "/in").write(records_collection(chunk_frame(VIDEOS[0], 0, 2, buffer=None)))
-    with pytest.raises(ExportError, match=f"^nothing to export from {no_bytes}: none of its 2 clips has clip bytes"):
+    with pytest.raises(ExportError, match=f"^nothing to export from {no_bytes}: none of the 2 clips to export has "
+                                          "clip bytes"):
         export_webdataset(str(no_bytes), str(dest))
     assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
     # The filtered ones, asked for, are exported.
