@@ -67,17 +67,20 @@ def _add_export_parser(sub) -> None:
     export = sub.add_parser("export", help="write a dataset's clips as training shards (WebDataset tar files)",
                             description="Write the clips of a dataset (passed ones unless --include-filtered) as "
                                         "WebDataset shards under --to, in parallel, with a shard index "
-                                        "(index.json, index.parquet).",
+                                        "(index.json, index.parquet). An export with no clip to write (all "
+                                        "filtered) is refused with exit code 2, --to left as it was.",
                             epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     export.add_argument("dataset", help="the dataset's output_path (local path or URL)")
     export.add_argument("--to", dest="dest", required=True, help="folder or URL for the shards")
     export.add_argument("--format", choices=["webdataset"], default="webdataset", help="shard format")
     export.add_argument("--shard-size", default="1GB",
-                        help="largest shard, e.g. 1GB, 512MiB (default: 1GB; a larger clip gets a shard alone)")
+                        help="largest shard, e.g. 1GB, 512MiB (default: 1GB; a clip larger than that gets a shard "
+                             "of its own, and a warning names it)")
     export.add_argument("--include-filtered", action="store_true", help="also export the filtered clips")
     export.add_argument("--caption-models", default=None, metavar="A,B",
                         type=lambda value: [t for t in value.split(",") if t],
-                        help="models whose captions become .txt members (default: every model found)")
+                        help="models whose captions become .txt members (default: every model found; a model "
+                             "the dataset has no captions of is refused)")
     add_common_flags(export)
 
 
@@ -121,7 +124,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     apply_config_files(args.config)
     options = configured_storage_options()
     # Wrong paths and sizes are refused before a cluster starts.
-    _, dest, _ = check_export(args.dataset, args.dest, options, args.shard_size)
+    _, dest, _ = check_export(args.dataset, args.dest, options, args.shard_size, args.caption_models)
     cluster, client = local_or_configured_cluster(args)
     with connected(cluster, client):
         index = export_webdataset(args.dataset, args.dest, storage_options=options, dest_storage_options=options,

@@ -8,14 +8,19 @@
 
 What a sample holds and the tar bytes are decided in ``shards.py``. Every problem of the
 dataset (a missing or damaged meta, a clip file missing or of another size than its meta
-says) is found by the planning pass, before the first shard is written. ``index.json`` is
-removed first and written last: its presence means every shard it lists is complete.
+says) is found by the planning pass, before the first shard is written; so is an export with
+nothing to write (every clip filtered, an empty selection): refused, DEST untouched. A clip
+larger than the shard size gets a shard of its own, larger than the size, and a warning
+names it: a trainer reads a shard of any size, and refusing would leave no way to export
+the clip but a larger size for every shard. ``index.json`` is removed first and written
+last: its presence means every shard it lists is complete.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,7 +30,15 @@ import dask
 import pandas as pd
 
 from .dataset_rows import DatasetError, clip_file_path
-from .reader import DatasetInfo, dataset_info, read_chunk_embeddings, read_clip_dataset, read_files, read_metas
+from .reader import (
+    DatasetInfo,
+    dataset_caption_models,
+    dataset_info,
+    read_chunk_embeddings,
+    read_clip_dataset,
+    read_files,
+    read_metas,
+)
 from .shards import (
     INDEX_JSON,
     INDEX_PARQUET,
@@ -46,6 +59,10 @@ FORMATS = ("webdataset",)
 #: The columns of the clip rows the export needs (a selection passed in must have them).
 KEY_COLUMNS = ["span_uuid", "video", "clip_chunk_index", "chunk_location", "filtered"]
 NO_CLIP_BYTES = "no clip bytes"
+#: Oversized shards named in the warning, at most.
+WARN_SHARDS = 5
+
+log = logging.getLogger(__name__)
 
 
 class ExportError(ValueError):
@@ -141,14 +158,53 @@ def _check_dataset(info: DatasetInfo, dest: str) -> None:
                           f"{'dry_run' if info.dry_run else 'upload_clips=False'}")
 
 
-def check_export(path: str, dest: str, storage_options: Mapping[str, Any] | None, shard_size: str | int):
+def _check_caption_models(info: DatasetInfo, models: Sequence[str] | None) -> None:
+    """Every model asked for is one whose captions the dataset holds."""
+    if models is None:
+        return
+    plain, enhanced = dataset_caption_models(info)
+    unknown = [m for m in models if m not in plain and m not in enhanced]
+    if unknown:
+        has = ", ".join([*plain, *(f"{m} (enhanced)" for m in enhanced)]) or "none"
+        where = "" if "caption_models" in info.settings else " (found in the metas of its first chunks)"
+        raise ExportError(f"{info.root} has no captions of the caption model(s) {', '.join(map(repr, unknown))}: "
+                          f"its caption models are {has}{where}")
+
+
+def check_export(path: str, dest: str, storage_options: Mapping[str, Any] | None, shard_size: str | int,
+                 caption_models: Sequence[str] | None = None):
     """(dataset, destination root, shard size in bytes) of an export that can be made: the
     checks made before any work starts (the command makes them before a cluster starts)."""
     limit = parse_size(shard_size)
     info = dataset_info(path, storage_options)
     dest = _dest_root(dest)
     _check_dataset(info, dest)
+    _check_caption_models(info, caption_models)
     return info, dest, limit
+
+
+def _nothing_to_export(info: DatasetInfo, selected, plan: pd.DataFrame, selection: bool) -> str:
+    """Why an export has no sample to write (on this rare path the clips are counted again)."""
+    what = "the selection of clips" if selection else info.root
+    if len(plan):
+        return (f"nothing to export from {what}: none of the {len(plan)} clips to export has clip bytes "
+                "(their metas give no num_bytes)")
+    total = len(selected)  # none planned: every clip is filtered (and they were left out), or none is there
+    if not total:
+        return f"nothing to export: {what} holds no clips"
+    return (f"nothing to export from {what}: all {total} of its clips are filtered "
+            "(--include-filtered, or include_filtered=True, exports them)")
+
+
+def _warn_oversized(records: Sequence[ShardRecord], limit: int) -> None:
+    """A warning naming the shards over the size: each is one clip larger than it."""
+    over = [r for r in records if r.bytes > limit]
+    if not over:
+        return
+    named = ", ".join(f"{r.name} (clip {r.first}, {r.bytes} bytes)" for r in over[:WARN_SHARDS])
+    more = f" and {len(over) - WARN_SHARDS} more" if len(over) > WARN_SHARDS else ""
+    log.warning("%d shard(s) larger than the shard size of %d bytes, each a single clip larger than that: %s%s",
+                len(over), limit, named, more)
 
 
 def export_webdataset(path: str, dest: str, *, storage_options: Mapping[str, Any] | None = None,
@@ -159,21 +215,24 @@ def export_webdataset(path: str, dest: str, *, storage_options: Mapping[str, Any
     return the shard index (``index.json``'s content).
 
     Passed clips only, unless ``include_filtered``. ``caption_models``: whose captions
-    become ``.txt`` members (None: every model found). ``clips``: a selection of
-    ``read_clip_dataset(path)``'s rows (any filter) to export instead of the whole dataset.
-    Runs on the current Dask client if there is one. Raises ExportError or DatasetError
-    naming the value or path, before any shard is written."""
-    info, dest, limit = check_export(path, dest, storage_options, shard_size)
+    become ``.txt`` members (None: every model found; a model the dataset has no captions
+    of is refused). ``clips``: a selection of ``read_clip_dataset(path)``'s rows (any filter)
+    to export instead of the whole dataset. A clip larger than ``shard_size`` gets a shard of
+    its own (larger than the size; a warning names it). Runs on the current Dask client if
+    there is one. Raises ExportError or DatasetError naming the value or path before
+    anything is written: also when there is no clip to export."""
     models = None if caption_models is None else tuple(caption_models)
-    frame = read_clip_dataset(path, storage_options, columns=KEY_COLUMNS) if clips is None else clips
-    missing = [c for c in KEY_COLUMNS if c not in frame.columns]
+    info, dest, limit = check_export(path, dest, storage_options, shard_size, models)
+    selected = read_clip_dataset(path, storage_options, columns=KEY_COLUMNS) if clips is None else clips
+    missing = [c for c in KEY_COLUMNS if c not in selected.columns]
     if missing:
         raise ExportError(f"the clips to export lack the column(s) {missing}: pass rows of read_clip_dataset")
-    if not include_filtered:
-        frame = frame[~frame["filtered"]]
+    frame = selected if include_filtered else selected[~selected["filtered"]]
     plan = frame[KEY_COLUMNS].map_partitions(plan_partition, info, models, meta=_plan_meta()).compute()
     skipped = Counter(plan["skipped"].dropna())
     kept = plan[plan["skipped"].isna()].reset_index(drop=True)
+    if kept.empty:  # refused before DEST is touched
+        raise ExportError(_nothing_to_export(info, selected, plan, clips is not None))
     ranges = plan_shards(kept["sample_bytes"].tolist(), limit)
     names = [SHARD_NAME.format(i) for i in range(len(ranges))]
 
@@ -184,7 +243,8 @@ def export_webdataset(path: str, dest: str, *, storage_options: Mapping[str, Any
     sink.clear_temporary()
     tasks = [dask.delayed(write_shard, pure=False)(kept.iloc[r.start:r.stop], info, models, dest, dest_options, name)
              for r, name in zip(ranges, names, strict=True)]
-    records = list(dask.compute(*tasks)) if tasks else []
+    records = list(dask.compute(*tasks))
+    _warn_oversized(records, limit)
     for stale in sorted(set(old) - set(names)):
         sink.remove(f"{dest}/{stale}")
     sink.put(f"{dest}/{INDEX_PARQUET}", _sample_index(kept, ranges, names), existing="overwrite")

@@ -320,11 +320,25 @@ def dataset_writer_settings(path: str, storage_options: Mapping[str, Any] | None
     stats = read_chunk(info, first)
     if not stats.video.endswith("/" + first.rel):
         raise DatasetError(f"{info.root}/{first.path}: its video {stats.video!r} does not end with its path")
-    reader = ChunkReader(info)
-    metas = []
-    for name in chunks[:sample_chunks]:
-        content = reader.read(name, {"windows"})
-        metas += list((content.metas or {}).values())
-    caption_models, enhanced = infer_caption_models(metas)
+    caption_models, enhanced = sampled_caption_models(info, chunks[:sample_chunks])
     return {"input_path": stats.video[:-len(first.rel) - 1], "caption_models": caption_models,
             "enhanced_caption_models": enhanced}
+
+
+def sampled_caption_models(info: DatasetInfo, chunks: Sequence[ChunkName]) -> tuple[list[str], list[str]]:
+    """(caption models, enhanced-caption models) whose captions the metas of ``chunks`` hold."""
+    reader = ChunkReader(info)
+    metas = []
+    for name in chunks:
+        content = reader.read(name, {"windows"})
+        metas += list((content.metas or {}).values())
+    return infer_caption_models(metas)
+
+
+def dataset_caption_models(info: DatasetInfo, sample_chunks: int = 8) -> tuple[list[str], list[str]]:
+    """The dataset's (caption models, enhanced-caption models): its manifest's (the writer
+    writes the captions of those models alone), or, for a dataset without one, those the
+    metas of its first ``sample_chunks`` chunks hold."""
+    if "caption_models" in info.settings:
+        return list(info.caption_models), list(info.enhanced_caption_models)
+    return sampled_caption_models(info, list_chunks(info)[:sample_chunks])

@@ -17,13 +17,25 @@ def blocks(heading: str) -> list[list[str]]:
     text = README.read_text()
     match = re.search(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", text, re.S | re.M)
     assert match, f"README has no section {heading!r}"
-    found = []
-    for block in re.findall(r"```bash\n(.*?)```", match.group(1), re.S):
-        joined = block.replace("\\\n", " ")
-        lines = [line.split(" #", 1)[0].strip() for line in joined.splitlines()]
-        found.append([line for line in lines if line and not line.startswith("#")])
+    found = [bash_lines(block) for block in re.findall(r"```bash\n(.*?)```", match.group(1), re.S)]
     assert found, f"README section {heading!r} has no bash block"
     return found
+
+
+def bash_lines(block: str) -> list[str]:
+    """A bash block's command lines: continuations joined, comments and blank lines left out."""
+    joined = block.replace("\\\n", " ")
+    lines = [line.split(" #", 1)[0].strip() for line in joined.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def code_blocks(heading: str) -> list[tuple[str, str]]:
+    """(language, text) of every fenced block under the README heading ``heading`` (up to the
+    next heading), in order."""
+    text = README.read_text()
+    match = re.search(rf"^#+ {re.escape(heading)}\n(.*?)(?=^#+ |\Z)", text, re.S | re.M)
+    assert match, f"README has no section {heading!r}"
+    return re.findall(r"```(\w+)\n(.*?)```", match.group(1), re.S)
 
 
 def command(line: str, paths: dict[str, str]) -> list[str]:

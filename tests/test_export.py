@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import webdataset as wds
 from clip_helpers import chunk_frame, encode_h264, records_collection
+from test_reader import reference_dataset
 
 from dask_clipwriter import ClipWriter
 from dask_clipwriter.dataset_rows import DatasetError
@@ -157,9 +158,96 @@ def test_the_command(dataset, tmp_path):
     assert f"wrote 8 samples in {len(index['shards'])} shards (" in proc.stderr
     assert len(loaded(dest, index)) == 8
     for args, message in ((["--shard-size", "big"], "shard size 'big' is not a size"),
-                          (["--format", "tfrecord"], "invalid choice: 'tfrecord'")):
+                          (["--format", "tfrecord"], "invalid choice: 'tfrecord'"),
+                          (["--caption-models", "qwen,gpt"], "has no captions of the caption model(s) 'gpt': "
+                                                             "its caption models are qwen, qwen_lm (enhanced)")):
         proc = subprocess.run([*cmd[:4], str(dataset), "--to", str(tmp_path / "no"), *args],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert proc.stderr.startswith("dask-clipwriter: error: ") and message in proc.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_an_unknown_caption_model_is_named_with_the_datasets_models(dataset, tmp_path):
+    dest = tmp_path / "shards"
+    with pytest.raises(ExportError, match=r"ds has no captions of the caption model\(s\) 'gpt': its caption models "
+                                          r"are qwen, qwen_lm \(enhanced\)$"):
+        export_webdataset(str(dataset), str(dest), caption_models=["qwen", "gpt"])
+    assert not dest.exists()
+    # A dataset of the reference's (no manifest): the models its metas hold.
+    ref_root = reference_dataset(tmp_path / "ref")
+    with pytest.raises(ExportError, match=r"'gpt', 'x': its caption models are qwen, qwen_lm \(enhanced\) "
+                                          r"\(found in the metas of its first chunks\)"):
+        export_webdataset(str(ref_root), str(dest), caption_models=["gpt", "qwen_lm", "x"])
+    assert not dest.exists()
+    index = export_webdataset(str(ref_root), str(dest), caption_models=["qwen_lm"])
+    samples = loaded(dest, index)
+    assert samples and all("qwen_lm.enhanced.txt" in s and "qwen.txt" not in s for s in samples.values())
+
+
+def test_nothing_to_export_is_refused_and_the_destination_left_alone(dataset, tmp_path):
+    dest = tmp_path / "shards"
+    export_webdataset(str(dataset), str(dest), shard_size="25KB")  # an earlier export, kept as it is
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    all_filtered = tmp_path / "all-filtered"
+    frame = chunk_frame(VIDEOS[0], 0, 2, buffer=encode_h264(frames=10), filtered_by="motion")
+    ClipWriter(str(all_filtered), "/in", caption_models=["qwen"]).write(records_collection(frame))
+    with pytest.raises(ExportError, match=f"^nothing to export from {all_filtered}: all 2 of its clips are "
+                                          r"filtered \(--include-filtered, or include_filtered=True, exports them\)$"):
+        export_webdataset(str(all_filtered), str(dest))
+    clips = read_clip_dataset(str(dataset))
+    with pytest.raises(ExportError, match="^nothing to export: the selection of clips holds no clips$"):
+        export_webdataset(str(dataset), str(dest), clips=clips[clips["clip_chunk_index"] > 5])
+    no_bytes = tmp_path / "no-bytes"
+    ClipWriter(str(no_bytes), "/in").write(records_collection(chunk_frame(VIDEOS[0], 0, 2, buffer=None)))
+    with pytest.raises(ExportError, match=f"^nothing to export from {no_bytes}: none of the 2 clips to export has "
+                                          "clip bytes"):
+        export_webdataset(str(no_bytes), str(dest))
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
+    # The filtered ones, asked for, are exported.
+    index = export_webdataset(str(all_filtered), str(tmp_path / "filtered"), include_filtered=True)
+    assert index["samples"] == 2
+
+
+@pytest.mark.cluster
+def test_the_command_refuses_nothing_to_export(tmp_path):
+    src = tmp_path / "all-filtered"
+    frame = chunk_frame(VIDEOS[0], 0, 3, buffer=encode_h264(frames=10), filtered_by="aesthetic")
+    ClipWriter(str(src), "/in").write(records_collection(frame))
+    cmd = [sys.executable, "-m", "dask_clipwriter.cli", "export", str(src), "--to", str(tmp_path / "shards"),
+           "--n-workers", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    *before, last = proc.stderr.splitlines()
+    assert last == f"dask-clipwriter: error: nothing to export from {src}: all 3 of its clips are filtered " \
+                   "(--include-filtered, or include_filtered=True, exports them)"
+    assert all(line.startswith("dashboard: ") for line in before), proc.stderr  # the cluster's link, no traceback
+    assert not (tmp_path / "shards").exists()
+
+
+@pytest.mark.cluster
+def test_the_command_gives_a_clip_larger_than_the_shard_size_a_shard_of_its_own(tmp_path):
+    src, dest = tmp_path / "ds", tmp_path / "shards"
+    small, big = encode_h264(frames=10), encode_h264(width=320, height=240, frames=150)
+    frame = chunk_frame(VIDEOS[0], 0, 4, buffer=small, width=None, height=None, framerate=None, num_frames=None,
+                        video_codec=None)
+    frame.at[1, "buffer"] = big
+    ClipWriter(str(src), "/in", caption_models=["qwen"]).write(records_collection(frame))
+    assert len(big) > 12_000 > 3 * len(small)
+    cmd = [sys.executable, "-m", "dask_clipwriter.cli", "export", str(src), "--format", "webdataset",
+           "--shard-size", "12KB", "--to", str(dest), "--n-workers", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    index = json.loads((dest / "index.json").read_text())
+    big_uuid = frame.at[1, "span_uuid"]
+    [alone] = [s for s in index["shards"] if s["first"] == big_uuid]
+    # Its own shard, over the limit (index.json shows it); every other shard within it.
+    assert alone["samples"] == 1 and alone["last"] == big_uuid and alone["bytes"] > index["shard_size_limit"] == 12_000
+    assert all(s["bytes"] <= 12_000 for s in index["shards"] if s is not alone)
+    assert len(index["shards"]) >= 3  # the small clips before and after it are in shards of their own
+    samples = loaded(dest, index)
+    assert sorted(samples) == sorted(frame["span_uuid"]) and samples[big_uuid]["mp4"] == big
+    warning = [line for line in proc.stderr.splitlines() if "larger than the shard size" in line]
+    assert len(warning) == 1 and "WARNING dask_clipwriter.export: 1 shard(s) larger than the shard size of 12000 " \
+        f"bytes, each a single clip larger than that: {alone['name']} (clip {big_uuid}, {alone['bytes']} bytes)" \
+        in warning[0], proc.stderr

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pytest
 import reference as ref
 from clip_helpers import chunk_frame, records_collection
+from fsspec.implementations.memory import MemoryFileSystem
 
 from dask_clipwriter import ClipWriter, clip_records_from_map
 from dask_clipwriter.reader import (
@@ -187,3 +189,104 @@ def test_bad_input_is_named(tmp_path, written):
     chunk.write_text(json.dumps({"video": V}))
     with pytest.raises(DatasetError, match=f"{chunk}: damaged chunk document: not a chunk document"):
         read_clip_dataset(str(out), columns=["span_uuid"]).compute()
+
+
+# ----------------------------------------------------------------------------------------
+# What a read touches, recorded by the filesystem itself.
+
+
+class RecordingMemoryFS(MemoryFileSystem):
+    """fsspec's in-memory filesystem under its own protocol and store, recording every path
+    opened, cat'ed, listed or stat'ed as (operation, path)."""
+
+    protocol = ("recmem",)
+    store: dict = {}  # its own files: not memory://'s
+    pseudo_dirs = [""]
+    calls: list[tuple[str, str]] = []
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(str(path).removeprefix("recmem://"))
+
+    def _open(self, path, mode="rb", **kwargs):
+        self.calls.append(("open", self._strip_protocol(path)))
+        return super()._open(path, mode, **kwargs)
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        self.calls.append(("cat", self._strip_protocol(path)))
+        return super().cat_file(path, start, end, **kwargs)
+
+    def ls(self, path, detail=True, **kwargs):
+        self.calls.append(("ls", self._strip_protocol(path)))
+        return super().ls(path, detail, **kwargs)
+
+    def info(self, path, **kwargs):
+        self.calls.append(("info", self._strip_protocol(path)))
+        return super().info(path, **kwargs)
+
+
+SCORES = ["span_uuid", "motion_score_global_mean", "motion_score_per_patch_min_256", "aesthetic_score"]
+BYTES_FOLDERS = ("clips", "filtered_clips", "previews", "ce1_embd")
+
+
+@pytest.fixture
+def recorded(written):
+    """The ``written`` dataset copied into a recmem:// filesystem, its calls cleared; yields
+    (url, files of the dataset relative to its root, the calls list)."""
+    fsspec.register_implementation("recmem", RecordingMemoryFS, clobber=True)
+    out, _ = written
+    fs = RecordingMemoryFS()
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            fs.pipe_file(f"/ds/{path.relative_to(out).as_posix()}", path.read_bytes())
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {f.split("/")[0] for f in files} >= {*BYTES_FOLDERS, "ce1_embd_parquet", "metas", "processed_clip_chunks"}
+    RecordingMemoryFS.calls.clear()
+    yield "recmem://ds", files, RecordingMemoryFS.calls
+    RecordingMemoryFS.store.clear()
+    RecordingMemoryFS.calls.clear()
+
+
+def _touched(calls, *operations):
+    """The dataset-relative paths of the calls of these operations."""
+    return {path.removeprefix("/ds").lstrip("/") for op, path in calls if op in operations}
+
+
+def _small_json(files):
+    return {f for f in files if f.endswith(".json") and f.split("/")[0] in ("processed_clip_chunks", "metas")}
+
+
+def test_scores_alone_read_only_chunk_documents_and_metas(recorded, written):
+    url, files, calls = recorded
+    _, frame = written
+    for label, build in (("columns=", lambda: read_clip_dataset(url, columns=SCORES)),
+                         ("projection", lambda: read_clip_dataset(url, with_bytes=True)[SCORES])):
+        calls.clear()
+        rows = build().compute()
+        assert rows["span_uuid"].tolist() == frame["span_uuid"].tolist(), label
+        assert rows["motion_score_global_mean"].tolist() == frame["motion_score_global_mean"].tolist(), label
+        read = _touched(calls, "open", "cat")
+        # Every chunk document and meta, the manifest, and not one other file.
+        assert read == _small_json(files) | {".clipwriter/manifest.json"}, label
+        # Nothing below a folder of bytes is listed, stat'ed or opened; clips/ is never listed.
+        touched = _touched(calls, "open", "cat", "ls", "info")
+        assert not {p for p in touched if p.split("/")[0] in (*BYTES_FOLDERS, "ce1_embd_parquet")}, label
+        assert not {p for p in _touched(calls, "ls") if p.startswith("clips")}, label
+
+
+def test_without_bytes_no_clip_preview_or_pickle_is_touched(recorded):
+    url, files, calls = recorded
+    rows = read_clip_dataset(url, columns=None).compute()
+    assert rows["embedding"].iloc[0] is not None and "buffer" not in rows.columns
+    read = _touched(calls, "open", "cat")
+    chunk_parquets = read - _small_json(files) - {".clipwriter/manifest.json"}
+    # Beside the JSON files: one embedding Parquet per chunk (asked for even where a chunk
+    # of filtered clips has none), nothing else.
+    assert _small_json(files) | {".clipwriter/manifest.json"} <= read
+    assert {p.split("/")[0] for p in chunk_parquets} == {"ce1_embd_parquet"} and len(chunk_parquets) == 2
+    assert {f for f in files if f.startswith("ce1_embd_parquet/")} <= chunk_parquets
+    assert not {p for p in _touched(calls, "open", "cat", "ls", "info") if p.split("/")[0] in BYTES_FOLDERS}
+    # The recorder sees clip reads when there are some: the assertions above can fail.
+    calls.clear()
+    read_clip_dataset(url, with_bytes=True).compute()
+    assert {f for f in files if f.startswith(("clips/", "filtered_clips/", "previews/"))} <= _touched(calls, "cat", "open")
