@@ -184,3 +184,38 @@ def test_variable_rate_clips_keep_their_frame_times_and_their_audio(tmp_path):
         got, _ = decoded_audio(clip.data)
         offset, n = round(start * rate), round(track["seconds"] * rate)
         assert np.array_equal(got[:n], whole[offset:offset + n])
+
+
+def movie_timescale(data: bytes) -> int:
+    """The MP4's movie time scale (``mvhd``): edit lists and track durations count in it."""
+    at = data.find(b"mvhd")
+    version = data[at + 4]
+    return int.from_bytes(data[at + 16:at + 20] if version == 0 else data[at + 24:at + 28], "big")
+
+
+NTSC = Fraction(30000, 1001)
+
+
+@pytest.fixture(scope="module")
+def ntsc_source(tmp_path_factory):
+    """29.97 fps with 44.1 kHz AAC: neither a frame nor a sample is a whole number of ms."""
+    return samples.write_sample_video(tmp_path_factory.mktemp("audio") / "ntsc.mp4", "pan", 6.0, fps=NTSC,
+                                      width=64, height=48, audio="aac", sample_rate=44100)
+
+
+@pytest.mark.parametrize("audio", [True, False])
+def test_edit_lists_are_exact_at_29_97_fps_with_44_1_khz_audio(ntsc_source, audio):
+    """The edit lists count in the movie time scale; FFmpeg's default of 1000 rounded a
+    45-frame clip's audio to 1.501 or 1.502 s (66194 or 66238 samples, not 66216). With audio
+    the time scale is lcm(30000, 44100): the audio lasts the video's time to the sample."""
+    clips = cut(ntsc_source, 1.5, EncodeSettings(audio=audio))
+    assert len(clips) == 4
+    for clip in clips:
+        video_seconds = Fraction(clip.num_frames * 1001, 30000)
+        if not audio:
+            assert movie_timescale(clip.data) == 1000 and audio_stream(clip.data) is None  # as before
+            continue
+        assert movie_timescale(clip.data) == math.lcm(30000, 44100) == 4410000
+        track = audio_stream(clip.data)
+        assert track["video_seconds"] == video_seconds
+        assert track["seconds"] * 44100 == round(video_seconds * 44100)
