@@ -218,4 +218,29 @@ def test_edit_lists_are_exact_at_29_97_fps_with_44_1_khz_audio(ntsc_source, audi
         assert movie_timescale(clip.data) == math.lcm(30000, 44100) == 4410000
         track = audio_stream(clip.data)
         assert track["video_seconds"] == video_seconds
-        assert track["seconds"] * 44100 == round(video_seconds * 44100)
+        start = math.ceil(clip.span.start * NTSC - Fraction(3, 100)) / NTSC  # its first frame's time
+        assert track["seconds"] * 44100 == round((start + video_seconds) * 44100) - round(start * 44100)
+
+
+def test_consecutive_clips_audio_tiles_at_29_97_fps_and_44_1_khz(tmp_path):
+    """Each clip's audio is samples [round(t0 * rate), round((t0 + duration) * rate)): the end
+    rounded from the span's time, not the start plus a rounded duration. 1.5015 s is 66216.15
+    samples, so the fractions add up: with the start and the duration rounded apart, clip 3
+    ended at sample 264864 and clip 4 began at 264865 (6.006 s), a sample that no clip had."""
+    source = samples.write_sample_video(tmp_path / "ntsc.mp4", "pan", 9.0, fps=NTSC, width=64, height=48,
+                                        audio="aac", sample_rate=44100)
+    whole, rate = decoded_audio(str(source))
+    clips = cut(source, 1.5)
+    assert len(clips) == 6 and rate == 44100
+    ranges = []
+    for clip in clips:
+        first_frame = math.ceil(clip.span.start * NTSC - Fraction(3, 100)) / NTSC
+        first = round(first_frame * rate)
+        track = audio_stream(clip.data)
+        ranges.append((first, first + int(track["seconds"] * rate)))
+        got, _ = decoded_audio(clip.data)
+        n = ranges[-1][1] - first
+        assert np.array_equal(got[:n], whole[first:first + n])  # in place, to the sample
+    assert [end for _, end in ranges[:-1]] == [first for first, _ in ranges[1:]]  # no gap, no overlap
+    # the last clip runs to the end of the stream: 270 frames, 9.009 s, 397296.9 samples
+    assert ranges[0][0] == 0 and ranges[-1][1] == round(Fraction(270) / NTSC * rate) == 397297
