@@ -9,11 +9,13 @@ import sys
 
 from .cli_common import (
     EPILOG,
+    LIST_HELP,
     add_common_flags,
     add_settings_flags,
     configured_storage_options,
     local_or_configured_cluster,
     settings_overrides,
+    split_list,
 )
 from .clusters import connected
 from .config import apply_config_files
@@ -75,9 +77,8 @@ def _add_export_parser(sub) -> None:
     export.add_argument("--shard-size", default="1GB",
                         help="largest shard, e.g. 1GB, 512MiB (default: 1GB; a larger clip gets a shard alone)")
     export.add_argument("--include-filtered", action="store_true", help="also export the filtered clips")
-    export.add_argument("--caption-models", default=None, metavar="A,B",
-                        type=lambda value: [t for t in value.split(",") if t],
-                        help="models whose captions become .txt members (default: every model found)")
+    export.add_argument("--caption-models", default=None, metavar="A,B", type=split_list,
+                        help=f"models whose captions become .txt members (default: every model found); {LIST_HELP}")
     add_common_flags(export)
 
 
