@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import Any
 
@@ -22,6 +23,22 @@ override them, DASK_CLIPWRITER__... environment variables override files, flags 
 
 #: Where a group of flags sits in the clipwriter config namespace (default: under its own name).
 CONFIG_PATHS = {"slurm": "cluster.slurm"}
+#: How a list flag's help says it is read.
+LIST_HELP = r"comma-separated, \, for a comma inside an item"
+_SEPARATOR = re.compile(r"(?<!\\),")
+
+
+
+def split_list(value: str) -> list[str]:
+    """A list flag's value: items separated by commas, ``\\,`` a comma inside an item
+    (``x264opts=zones=0\\,29\\,q=40``); empty items are dropped, other backslashes kept."""
+    return [item.replace("\\,", ",") for item in _SEPARATOR.split(value) if item]
+
+
+
+def join_list(values) -> str:
+    """The inverse of :func:`split_list`, for showing a list's default."""
+    return ",".join(str(value).replace(",", "\\,") for value in values)
 
 
 
@@ -48,13 +65,14 @@ def add_settings_flags(parser: argparse.ArgumentParser, title: str, groups: dict
         dest = "set:" + ",".join(f"{g}.{name}" for g in owners[name])
         kind = option_kind(f)
         text = option_help(f)
+        if kind is list:
+            text += f"; {LIST_HELP}"
         if "default:" not in text:  # a help line that says its default in words keeps it
             text += f" (default: {config_default(owners[name], name)})"
         if kind is bool:
             section.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif kind is list:
-            section.add_argument(flag, dest=dest, default=None, metavar="A,B",
-                                 type=lambda value: [t for t in value.split(",") if t], help=text)
+            section.add_argument(flag, dest=dest, default=None, metavar="A,B", type=split_list, help=text)
         elif f.metadata.get("choices"):
             section.add_argument(flag, dest=dest, default=None, choices=f.metadata["choices"], help=text)
         else:
@@ -69,7 +87,7 @@ def config_default(groups: list[str], name: str) -> str:
 
     def shown(group):
         value = dask.config.get(f"clipwriter.{CONFIG_PATHS.get(group, group)}.{name}", default=None)
-        return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        return join_list(value) if isinstance(value, list | tuple) else str(value)
 
     values = {group: shown(group) for group in groups}
     if len(set(values.values())) == 1:

@@ -9,11 +9,13 @@ import sys
 
 from .cli_common import (
     EPILOG,
+    LIST_HELP,
     add_common_flags,
     add_settings_flags,
     configured_storage_options,
     local_or_configured_cluster,
     settings_overrides,
+    split_list,
 )
 from .clusters import connected
 from .config import apply_config_files
@@ -77,10 +79,9 @@ def _add_export_parser(sub) -> None:
                         help="largest shard, e.g. 1GB, 512MiB (default: 1GB; a clip larger than that gets a shard "
                              "of its own, and a warning names it)")
     export.add_argument("--include-filtered", action="store_true", help="also export the filtered clips")
-    export.add_argument("--caption-models", default=None, metavar="A,B",
-                        type=lambda value: [t for t in value.split(",") if t],
+    export.add_argument("--caption-models", default=None, metavar="A,B", type=split_list,
                         help="models whose captions become .txt members (default: every model found; a model "
-                             "the dataset has no captions of is refused)")
+                             f"the dataset has no captions of is refused); {LIST_HELP}")
     add_common_flags(export)
 
 

@@ -232,6 +232,12 @@ FLAG_CASES = {
     "an encoder option value it refuses": (["--encoder-preset", "nonsense"],
                                            r"encoder libx264 does not open with preset=nonsense"),
     "a CRF beyond the encoder's": (["--encoder-crf", "60"], r"encoder-crf must be within 0..51 for libx264, got 60"),
+    "an x264 asm of the user's": (["--encoder-options", "x264-params=keyint=60:asm=AVX2"],
+                                  r"encoder-options cannot set 'asm' in x264-params: clipwriter pins x264's "
+                                  r"instruction set itself"),
+    "x264 threads in x264opts": (["--encoder-options", "tune=film,x264opts=bframes=2:sliced-threads"],
+                                 r"encoder-options cannot set 'sliced-threads' in x264opts: x264's threads are set "
+                                 r"by encoder-threads"),
     "a preset VP9 has not": (["--encoder", "libvpx-vp9", "--encoder-preset", "slow"],
                              r"encoder-preset is an x264 option; libvpx-vp9 has none"),
     "a policy": (["--existing", "replace"], r"argument --existing: invalid choice: 'replace'"),

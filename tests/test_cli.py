@@ -25,6 +25,32 @@ def test_flags_parse_into_overrides():
                     "stages.motion_filter": "score-only"}
 
 
+def test_a_backslash_escapes_a_comma_inside_a_list_item():
+    """x264's zones are comma-separated, inside one x264opts item of --encoder-options."""
+    zones = r"x264opts=keyint=60:zones=0\,29\,q=40/30\,59\,b=0.5,tune=film"
+    args = build_parser().parse_args(["run", "--input", "/in", "--encoder-options", zones,
+                                      "--extensions", r"mp4,odd\,name,,mkv"])
+    over = _overrides(args)
+    assert over["stages.encoder_options"] == ["x264opts=keyint=60:zones=0,29,q=40/30,59,b=0.5", "tune=film"]
+    assert over["stages.extensions"] == ["mp4", "odd,name", "mkv"]  # empty items still dropped
+    # the zones reach x264 whole (x264opts refuses what x264 cannot parse)
+    StageSettings(encoder_options=tuple(over["stages.encoder_options"])).check_encoder()
+    # a backslash elsewhere is kept as it is
+    args = build_parser().parse_args(["run", "--input", "/in", "--extensions", "a\\b,c\\"])
+    assert _overrides(args)["stages.extensions"] == ["a\\b", "c\\"]
+    # export's own list flag reads the same way
+    args = build_parser().parse_args(["export", "/data", "--to", "/shards", "--caption-models", r"a\,b,c"])
+    assert args.caption_models == ["a,b", "c"]
+
+
+def test_list_flags_say_how_to_give_a_comma(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    at = text.rindex("--encoder-options A,B")  # its help, after the usage line
+    assert r"\, for a comma inside an item" in text[at:at + 400]
+
+
 def test_help_reads_well(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--help"])

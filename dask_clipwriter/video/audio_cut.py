@@ -17,7 +17,8 @@ decord, browsers, QuickTime) start playing at exactly the sample of ``t0``. The 
 is given a shorter duration so the track is as long as the video; decoders that ignore
 that (FFmpeg decodes whole packets) give up to one packet minus one sample more at the end:
 at most 21.3 ms for AAC at 48 kHz, 24 ms for MP3 at 48 kHz. A reader that ignores edit
-lists starts up to the pre-roll plus one packet early (two AAC frames: 42.7 ms at 48 kHz).
+lists starts at the first copied packet: the pre-roll plus the part of the first kept packet
+before ``t0`` early, for AAC up to 3071 samples (fewer than 3 frames: < 64 ms at 48 kHz).
 
 **Re-encoding** (any other codec: PCM, Vorbis, Opus, MP2, ...) decodes the same packets and
 keeps exactly the samples of ``[t0, t0 + duration)``, so it is sample-exact at both ends.

@@ -52,6 +52,14 @@ class AudioWindow:
         """The sample (on the source's audio timeline) played at ``seconds`` of the container clock."""
         return round(seconds * self.sample_rate)
 
+    def span_samples(self, start: Fraction, duration: Fraction) -> tuple[int, int]:
+        """The samples ``[first, end)`` played from ``start`` for ``duration`` seconds. Both
+        ends are rounded from their own time, so a span that ends where the next starts
+        shares its boundary sample with it: at 44.1 kHz a 29.97 fps clip lasts fractional
+        samples (45 frames: 66216.15), and a rounded duration added to a rounded start
+        drifted off the next clip's start by a sample every few clips."""
+        return self.sample_of(start), self.sample_of(start + duration)
+
     def add(self, packet: Any) -> None:
         if packet.pts is None or packet.size == 0:
             return  # nothing to place on the timeline (an empty flush packet)

@@ -19,6 +19,12 @@ the 12 s test clip). So on a CPU with AVX-512 we pin x264 to the AVX2 level thro
 nothing is pinned on other CPUs. They choose at most AVX2 and get the same bytes anyway.
 CPUs without SSSE3 (x86-64 parts from before 2006-2011) would give other bytes.
 
+Since ``asm`` is our pin, a user's own ``asm`` in ``x264-params`` or ``x264opts`` is refused
+(:data:`PINNED_X264_PARAMS`): on an AVX-512 CPU it would undo the pin, elsewhere it would
+make the bytes those of another CPU level. So are x264's threading parameters, which
+``encoder-threads`` sets (one thread per clip) and which make the bytes depend on the
+machine or the run.
+
 **swscale's SIMD rounding.** Scaling and pixel-format conversion round differently in the
 C, SSE2 and AVX2 paths: the same frame scaled 320x256 -> 226x180 gave three different
 pictures. With ``ACCURATE_RND | BITEXACT`` all three agree. Every conversion that makes
@@ -44,6 +50,19 @@ from collections.abc import Iterator, Mapping
 #: x264's ``asm`` value on a CPU with AVX-512: the AVX2 level and the scalar extensions
 #: every AVX-512 CPU also has (x264 would otherwise add AVX-512 itself).
 X264_ASM_WITHOUT_AVX512 = "AVX2,FMA3,BMI2,LZCNT"
+#: FFmpeg's libx264 options that hand parameters to x264 itself (``key=value:key=value``).
+X264_PARAM_OPTIONS = ("x264-params", "x264opts")
+_THREADS = "x264's threads are set by encoder-threads (one per clip), for the same bytes on every machine"
+#: x264 parameters a user may not set, and why: we set them, or they make bytes irreproducible.
+PINNED_X264_PARAMS = {
+    "threads": "the thread count is encoder-threads (one per clip, for the same bytes on every machine)",
+    "lookahead-threads": _THREADS,
+    "sliced-threads": _THREADS,
+    "sync-lookahead": _THREADS,
+    "non-deterministic": "it lets x264's threads give different bytes on every run",
+    "asm": "clipwriter pins x264's instruction set itself (AVX2 on AVX-512 CPUs), which is what keeps "
+           "the bytes the same on every CPU",
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,19 +80,50 @@ def cpu_has_avx512() -> bool:
     return bool(__cpu_features__.get("AVX512F"))
 
 
+def x264_param_names(value: str) -> list[str]:
+    """The parameter names of an ``x264-params`` or ``x264opts`` value, as given
+    (``"keyint=60:no-8x8dct"``: keyint, no-8x8dct)."""
+    return [item.split("=", 1)[0].strip() for item in value.split(":") if item.strip()]
+
+
+def _pinned_name(name: str) -> str | None:
+    """The :data:`PINNED_X264_PARAMS` entry ``name`` sets, in any spelling x264 takes
+    (``sliced_threads``, and the negations ``no-asm``, ``noasm``), else None."""
+    name = name.replace("_", "-")
+    for candidate in (name, name[3:] if name.startswith("no-") else None, name[2:] if name.startswith("no") else None):
+        if candidate in PINNED_X264_PARAMS:
+            return candidate
+    return None
+
+
+def pinned_x264_problems(options: Mapping[str, str]) -> list[str]:
+    """One message per x264 parameter in ``x264-params``/``x264opts`` that may not be set."""
+    problems = []
+    for option in X264_PARAM_OPTIONS:
+        for name in x264_param_names(str(options.get(option) or "")):
+            pinned = _pinned_name(name)
+            if pinned is not None:
+                problems.append(f"encoder-options cannot set {name!r} in {option}: {PINNED_X264_PARAMS[pinned]}")
+    return problems
+
+
 def reproducible_encoder_options(encoder: str, options: Mapping[str, str], *, avx512: bool | None = None) -> dict[str, str]:
     """``options`` for ``encoder`` plus what makes its output the same on every CPU.
 
-    For libx264 on an AVX-512 CPU that is ``asm=`` in ``x264-params``, unless the caller set
-    ``asm`` there already (their choice wins).
+    For libx264 on an AVX-512 CPU that is ``asm=`` in ``x264-params``. Options that set one
+    of :data:`PINNED_X264_PARAMS` (``asm`` among them, on every CPU) raise ValueError: the
+    settings refuse them at start, so reaching here with one is a caller's mistake.
     """
     out = dict(options)
-    if encoder != "libx264" or not (cpu_has_avx512() if avx512 is None else avx512):
+    if encoder != "libx264":
+        return out
+    problems = pinned_x264_problems(out)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if not (cpu_has_avx512() if avx512 is None else avx512):
         return out
     params = out.get("x264-params", "")
-    keys = {item.split("=", 1)[0].strip() for item in params.split(":") if item}
-    if "asm" not in keys:
-        out["x264-params"] = ":".join(filter(None, [params, f"asm={X264_ASM_WITHOUT_AVX512}"]))
+    out["x264-params"] = ":".join(filter(None, [params, f"asm={X264_ASM_WITHOUT_AVX512}"]))
     return out
 
 

@@ -6,11 +6,18 @@ muxed with ``movflags=+faststart``: FFmpeg's faststart pass re-opens the finishe
 name to move the index to the front, which an in-memory buffer cannot do, so such a clip is
 written to a temporary file and read back. A stream only the motion filter reads is made in
 memory, without faststart.
+
+A clip with audio counts its movie time (the edit lists, the track durations in the header)
+in :func:`movie_timescale` units, a multiple of both the video's tick and the audio's
+sample rate, so both tracks' edits are exact; FFmpeg's default of 1000 would round a 29.97
+fps clip's audio edit to the millisecond (tens of samples at 44.1 kHz). A clip without
+audio keeps the default, and with it the bytes it always had.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Callable
 from fractions import Fraction
@@ -19,6 +26,17 @@ from typing import Any
 from .bitexact import reproducible_encoder_options, scaler_flags
 
 _NO_PICTURE_TYPE = 0  # AV_PICTURE_TYPE_NONE: let the encoder choose
+#: The mp4 muxer's ``movie_timescale`` is an int option (at most INT_MAX).
+_MAX_TIMESCALE = 2**31 - 1
+
+
+def movie_timescale(tick: Fraction, sample_rate: int) -> int:
+    """The movie time scale of a clip with audio: lcm(the video tick's denominator, the
+    sample rate), in which every whole number of ticks and of samples is exact (30000/1001
+    fps with 44.1 kHz: 4410000). Should that not fit FFmpeg's int option (an exotic time
+    base), the sample rate alone: the audio's edit stays exact, the video's rounds to it."""
+    scale = math.lcm(Fraction(tick).denominator, int(sample_rate))
+    return scale if scale <= _MAX_TIMESCALE else int(sample_rate)
 
 
 class ClipOutput:
@@ -81,6 +99,10 @@ class ClipOutput:
         try:
             self.packets += self.stream.encode(None)
             extra = audio(self.container) if audio is not None else []
+            if self.container.streams.audio:
+                rate = self.container.streams.audio[0].codec_context.sample_rate
+                # Read by the muxer when the header is written (start_encoding).
+                self.container.options["movie_timescale"] = str(movie_timescale(self.tick, rate))
             try:
                 self.container.start_encoding()
             except Exception as exc:  # noqa: BLE001 - FFmpeg's refusal, whatever its type

@@ -14,12 +14,16 @@ in ``encoder-options`` as ``key=value`` (FFmpeg's option names for that encoder:
 ``x264-params``, ``tune``, ``profile``; libvpx's ``cpu-used``, ``deadline``, ``row-mt`` ...).
 Unset options keep FFmpeg's defaults, as the reference's command line does. Everything is
 checked once at start (:func:`check_encoder`): an encoder the bundled FFmpeg lacks, an option
-it does not know or a value it refuses is one error naming it.
+it does not know or a value it refuses is one error naming it. So is an x264 parameter in
+``x264-params`` or ``x264opts`` that reproducible bytes depend on or that we set ourselves
+(``threads``, ``asm`` ...: bitexact.PINNED_X264_PARAMS).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+
+from .bitexact import pinned_x264_problems
 
 #: Encoder -> the codec it writes (what ``video_codec`` in the metas says).
 ENCODERS: dict[str, str] = {"libx264": "h264", "libopenh264": "h264", "libvpx-vp9": "vp9"}
@@ -50,6 +54,7 @@ def parse_options(items: Iterable[str]) -> tuple[dict[str, str], list[str]]:
             problems.append(f"encoder-options cannot set {key!r}" + (f"; use {home}" if home else ""))
         else:
             options[key] = value
+    problems += pinned_x264_problems(options)
     return options, problems
 
 
@@ -105,6 +110,9 @@ def check_encoder(encoder: str, options: Mapping[str, str], threads: int = 1) ->
     or does not know: the encoder is opened once on a small picture with them."""
     from ..settings import SettingsError
 
+    pinned = pinned_x264_problems(options) if encoder == "libx264" else []
+    if pinned:
+        raise SettingsError("; ".join(pinned))
     have = bundled_encoders()
     if encoder not in have:
         raise SettingsError(f"encoder {encoder!r} is not in the bundled FFmpeg (PyAV); it has "

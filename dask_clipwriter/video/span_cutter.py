@@ -223,8 +223,7 @@ class SpanCutter:
                             f"({clip.output.count} frames)")
         if self.audio is not None:
             start, duration = clip.first_ts * clip.time_base, clip.duration(next_ts, self.frame_ticks)
-            first = self.audio.sample_of(start)
-            clip.audio_range, clip.end_time = (first, first + self.audio.sample_of(duration)), start + duration
+            clip.audio_range, clip.end_time = self.audio.span_samples(start, duration), start + duration
         self.waiting[index] = clip
         if self.audio is None or self.audio.covers(clip.audio_range[1]):
             self._finish(index)

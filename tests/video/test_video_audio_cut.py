@@ -34,6 +34,14 @@ def test_a_cut_on_a_packet_boundary_and_at_the_start():
     assert audio_cut.copy_selection("aac", packets, 0, 1024)[0] == CopiedPacket(0, -1024, 1024)
 
 
+def test_a_reader_ignoring_edit_lists_starts_fewer_than_3_aac_frames_early():
+    """What the README promises such a reader: the first copied packet starts at most 3071
+    samples before the clip's first sample (2 pre-roll packets and part of a third)."""
+    packets = aac_timeline(40)
+    early = {-audio_cut.copy_selection("aac", packets, first, first + 30000)[0].start for first in range(20000)}
+    assert max(early) == 3 * 1024 - 1 and min(early) == 1024  # at sample 0: the priming packet only
+
+
 def test_preroll_per_codec():
     before = [AudioPacket(i * 1152, 1152, 104) for i in range(10)]
     assert audio_cut.preroll_packets("aac", before) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import tempfile
 from fractions import Fraction
 
 import av
@@ -18,8 +19,10 @@ import pytest
 
 from dask_clipwriter.probe import probe_clip_bytes, probe_video_file
 from dask_clipwriter.video import samples
-from dask_clipwriter.video.plan import plan_spans, planned_duration
-from dask_clipwriter.video.transcode import EncodeSettings, transcode_spans
+from dask_clipwriter.video.audio_track import AudioWindow
+from dask_clipwriter.video.plan import ClipSpan, plan_spans, planned_duration
+from dask_clipwriter.video.span_cutter import SpanCutter
+from dask_clipwriter.video.transcode import EncodedClip, EncodeSettings, transcode_spans
 
 FPS = 30
 
@@ -184,3 +187,104 @@ def test_variable_rate_clips_keep_their_frame_times_and_their_audio(tmp_path):
         got, _ = decoded_audio(clip.data)
         offset, n = round(start * rate), round(track["seconds"] * rate)
         assert np.array_equal(got[:n], whole[offset:offset + n])
+
+
+def movie_timescale(data: bytes) -> int:
+    """The MP4's movie time scale (``mvhd``): edit lists and track durations count in it."""
+    at = data.find(b"mvhd")
+    version = data[at + 4]
+    return int.from_bytes(data[at + 16:at + 20] if version == 0 else data[at + 24:at + 28], "big")
+
+
+NTSC = Fraction(30000, 1001)
+
+
+@pytest.fixture(scope="module")
+def ntsc_source(tmp_path_factory):
+    """29.97 fps with 44.1 kHz AAC: neither a frame nor a sample is a whole number of ms."""
+    return samples.write_sample_video(tmp_path_factory.mktemp("audio") / "ntsc.mp4", "pan", 6.0, fps=NTSC,
+                                      width=64, height=48, audio="aac", sample_rate=44100)
+
+
+@pytest.mark.parametrize("audio", [True, False])
+def test_edit_lists_are_exact_at_29_97_fps_with_44_1_khz_audio(ntsc_source, audio):
+    """The edit lists count in the movie time scale; FFmpeg's default of 1000 rounded a
+    45-frame clip's audio to 1.501 or 1.502 s (66194 or 66238 samples, not 66216). With audio
+    the time scale is lcm(30000, 44100): the audio lasts the video's time to the sample."""
+    clips = cut(ntsc_source, 1.5, EncodeSettings(audio=audio))
+    assert len(clips) == 4
+    for clip in clips:
+        video_seconds = Fraction(clip.num_frames * 1001, 30000)
+        if not audio:
+            assert movie_timescale(clip.data) == 1000 and audio_stream(clip.data) is None  # as before
+            continue
+        assert movie_timescale(clip.data) == math.lcm(30000, 44100) == 4410000
+        track = audio_stream(clip.data)
+        assert track["video_seconds"] == video_seconds
+        start = math.ceil(clip.span.start * NTSC - Fraction(3, 100)) / NTSC  # its first frame's time
+        assert track["seconds"] * 44100 == round((start + video_seconds) * 44100) - round(start * 44100)
+
+
+def test_consecutive_clips_audio_tiles_at_29_97_fps_and_44_1_khz(tmp_path):
+    """Each clip's audio is samples [round(t0 * rate), round((t0 + duration) * rate)): the end
+    rounded from the span's time, not the start plus a rounded duration. 1.5015 s is 66216.15
+    samples, so the fractions add up: with the start and the duration rounded apart, clip 3
+    ended at sample 264864 and clip 4 began at 264865 (6.006 s), a sample that no clip had."""
+    source = samples.write_sample_video(tmp_path / "ntsc.mp4", "pan", 9.0, fps=NTSC, width=64, height=48,
+                                        audio="aac", sample_rate=44100)
+    whole, rate = decoded_audio(str(source))
+    clips = cut(source, 1.5)
+    assert len(clips) == 6 and rate == 44100
+    ranges = []
+    for clip in clips:
+        first_frame = math.ceil(clip.span.start * NTSC - Fraction(3, 100)) / NTSC
+        first = round(first_frame * rate)
+        track = audio_stream(clip.data)
+        ranges.append((first, first + int(track["seconds"] * rate)))
+        got, _ = decoded_audio(clip.data)
+        n = ranges[-1][1] - first
+        assert np.array_equal(got[:n], whole[first:first + n])  # in place, to the sample
+    assert [end for _, end in ranges[:-1]] == [first for first, _ in ranges[1:]]  # no gap, no overlap
+    # the last clip runs to the end of the stream: 270 frames, 9.009 s, 397296.9 samples
+    assert ranges[0][0] == 0 and ranges[-1][1] == round(Fraction(270) / NTSC * rate) == 397297
+
+
+class FirstPacketWindow(AudioWindow):
+    """The real window, noting the time of the first audio packet the demuxer gave it."""
+
+    first_read = None
+
+    def add(self, packet) -> None:
+        if self.first_read is None and packet.pts is not None:
+            self.first_read = packet.pts * packet.time_base
+        super().add(packet)
+
+
+@pytest.mark.parametrize(("name", "codec", "rate"), [("aac.mp4", "aac", 48000), ("pcm.mov", "pcm_s16le", 44100)])
+def test_clips_well_into_the_source_are_cut_after_a_seek_with_exactly_their_audio(tmp_path, name, codec, rate):
+    """A chunk of clips [8, 9.3) and [9.3, 10.6) s seeks (key frames every 2 s) rather than
+    reading from the start; each clip's audio is still the tone of its span: copied AAC to the
+    sample, re-encoded PCM at lag 0. The first starts on a key frame, so the AAC pre-roll it
+    needs lies before the video's seek point (the cutter seeks a second earlier with audio)."""
+    path = str(samples.write_sample_video(tmp_path / name, "pan", 12.0, width=64, height=48, audio=codec,
+                                          sample_rate=rate))
+    spans = [ClipSpan(path, 8.0, 9.3, "first"), ClipSpan(path, 9.3, 10.6, "second")]
+    results = [EncodedClip(span) for span in spans]
+    with av.open(path) as container, tempfile.TemporaryDirectory() as workdir:
+        window = FirstPacketWindow(container.streams.audio[0])
+        SpanCutter(container, container.streams.video[0], spans, results, EncodeSettings(), workdir,
+                   audio=window).run()
+    assert 4 < window.first_read < 8  # it seeked: the first 4 s were never read
+    whole = decoded_audio(path)[0] if codec == "aac" else samples.tone(12 * rate, rate)
+    for result in results:
+        assert result.data and result.error is None and result.audio_error is None
+        track = audio_stream(result.data)
+        assert result.num_frames == 39 and track["codec"] == "aac"
+        assert track["seconds"] == track["video_seconds"] == Fraction(39, 30)
+        got, _ = decoded_audio(result.data)
+        offset, n = round(Fraction(result.span.start).limit_denominator(10) * rate), round(Fraction(39, 30) * rate)
+        if codec == "aac":  # copied: the source's own samples from the clip's start
+            assert np.array_equal(got[:n], whole[offset:offset + n])
+        else:  # re-encoded: the tone from the clip's start, not a sample early or late
+            lag, correlation = best_lag(got[:n], whole, offset)
+            assert lag == 0 and correlation > 0.99

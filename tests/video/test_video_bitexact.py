@@ -19,11 +19,11 @@ import sys
 import av
 import pytest
 
+from dask_clipwriter.video import bitexact, samples
 from dask_clipwriter.video.bitexact import (
     X264_ASM_WITHOUT_AVX512,
     reproducible_encoder_options,
 )
-from dask_clipwriter.video import samples
 from dask_clipwriter.video.plan import plan_spans
 from dask_clipwriter.video.previews import make_window_previews
 from dask_clipwriter.video.transcode import EncodeSettings, transcode_spans
@@ -46,10 +46,14 @@ def test_a_clip_encodes_to_the_same_bytes_every_time(pan_video, pan_spans):
 
 
 @pytest.mark.parametrize("level", ["SSSE3", "AVX", "AVX2"])
-def test_the_bytes_are_those_of_cpus_without_avx512(pan_video, pan_spans, level):
+def test_the_bytes_are_those_of_cpus_without_avx512(pan_video, pan_spans, level, monkeypatch):
     ours = digests(transcode_spans(pan_video, pan_spans))
-    older_cpu = EncodeSettings(encoder_options={"x264-params": f"asm={level}"})
-    assert digests(transcode_spans(pan_video, pan_spans, older_cpu)) == ours
+    # An older CPU: x264 pinned to its level the way we pin it on AVX-512 CPUs (a user's own
+    # asm is refused)
+    monkeypatch.setattr(bitexact, "cpu_has_avx512", lambda: True)
+    monkeypatch.setattr(bitexact, "X264_ASM_WITHOUT_AVX512", level)
+    assert reproducible_encoder_options("libx264", {}) == {"x264-params": f"asm={level}"}
+    assert digests(transcode_spans(pan_video, pan_spans)) == ours
 
 
 def audio_codec(data: bytes) -> str | None:
@@ -88,11 +92,14 @@ def test_encoder_options_pin_x264_only_on_avx512_cpus():
     assert reproducible_encoder_options("libx264", {"crf": "20"}, avx512=True) == {"crf": "20", "x264-params": pinned}
     assert reproducible_encoder_options("libx264", {"crf": "20"}, avx512=False) == {"crf": "20"}
     assert reproducible_encoder_options("libvpx-vp9", {}, avx512=True) == {}
-    # The user's own x264 parameters are kept, and their own asm choice wins.
+    # The user's own x264 parameters are kept; their own asm is refused, on every CPU: it is
+    # our pin (a CPU without AVX-512 would otherwise be free to give other bytes)
     assert reproducible_encoder_options("libx264", {"x264-params": "keyint=60"}, avx512=True) == {
         "x264-params": f"keyint=60:{pinned}"}
-    assert reproducible_encoder_options("libx264", {"x264-params": "asm=SSSE3"}, avx512=True) == {
-        "x264-params": "asm=SSSE3"}
+    for avx512 in (True, False):
+        for options in ({"x264-params": "asm=SSSE3"}, {"x264opts": "keyint=60:asm=AVX2"}, {"x264-params": "noasm"}):
+            with pytest.raises(ValueError, match=r"cannot set '(no)?asm' in x264(-params|opts): clipwriter pins"):
+                reproducible_encoder_options("libx264", options, avx512=avx512)
 
 
 def test_aac_audio_does_not_depend_on_the_cpus_simd(tmp_path):

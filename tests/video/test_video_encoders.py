@@ -35,6 +35,20 @@ def test_options_are_only_what_is_set():
     ("libx264", None, None, ("threads=4",), "encoder-options cannot set 'threads'; use encoder-threads"),
     ("libx264", None, None, ("crf=20",), "encoder-options cannot set 'crf'; use encoder-crf"),
     ("h264_nvenc", None, None, (), "encoder must be one of"),
+    # x264's own parameters that decide reproducible bytes, or that we set: refused inside
+    # x264-params and x264opts too, whatever spelling x264 itself would take
+    ("libx264", None, None, ("x264-params=keyint=60:threads=4",),
+     "encoder-options cannot set 'threads' in x264-params: the thread count is encoder-threads"),
+    ("libx264", None, None, ("x264opts=lookahead-threads=2",), "cannot set 'lookahead-threads' in x264opts"),
+    ("libx264", None, None, ("x264-params=sliced_threads=1",), "cannot set 'sliced_threads' in x264-params"),
+    ("libx264", None, None, ("x264opts=no-sliced-threads",), "cannot set 'no-sliced-threads' in x264opts"),
+    ("libx264", None, None, ("x264-params=sync-lookahead=8",), "cannot set 'sync-lookahead' in x264-params"),
+    ("libx264", None, None, ("x264opts=bframes=2:non-deterministic",), "cannot set 'non-deterministic' in x264opts: "
+                                                                        "it lets x264's threads"),
+    ("libx264", None, None, ("x264-params=asm=SSSE3",), "cannot set 'asm' in x264-params: clipwriter pins x264's "
+                                                         "instruction set itself"),
+    ("libx264", None, None, ("x264opts=noasm",), "cannot set 'noasm' in x264opts"),
+    ("libx264", None, None, ("x264-params=keyint=60:bframes=2:no-8x8dct", "x264opts=ref=4:b-pyramid=none"), None),
 ])
 def test_option_problems(encoder, preset, crf, items, problem):
     found = encoders.option_problems(encoder, preset, crf, items)
@@ -44,6 +58,12 @@ def test_option_problems(encoder, preset, crf, items, problem):
 def test_stage_settings_refuse_bad_encoder_settings():
     with pytest.raises(SettingsError, match="encoder-preset is an x264 option"):
         StageSettings(encoder="libvpx-vp9", encoder_preset="slow")
+    with pytest.raises(SettingsError) as refused:
+        StageSettings(encoder_options=("x264-params=keyint=60:asm=AVX2",))
+    message = str(refused.value)
+    assert "\n" not in message and message == (
+        "invalid stage settings: encoder-options cannot set 'asm' in x264-params: clipwriter pins x264's "
+        "instruction set itself (AVX2 on AVX-512 CPUs), which is what keeps the bytes the same on every CPU")
     assert StageSettings(encoder="libvpx-vp9", encoder_crf=50).encoder_option_values() == {"crf": "50", "b": "0"}
 
 
@@ -62,6 +82,9 @@ def test_the_check_at_start_names_what_is_wrong():
         encoders.check_encoder("libx264", {"bogus": "1"})
     with pytest.raises(SettingsError, match="encoder libx264 does not open with preset=nonsense"):
         encoders.check_encoder("libx264", {"preset": "nonsense"})
+    # a pinned key is named as such, not as an encoder that does not open
+    with pytest.raises(SettingsError, match=r"^encoder-options cannot set 'threads' in x264opts: the thread count"):
+        encoders.check_encoder("libx264", {"x264opts": "threads=8"})
 
 
 @pytest.fixture(scope="module")
