@@ -1,7 +1,7 @@
 """The performance targets of the writer and the job, each as a ratio to a floor measured in
 the same run, on the same records, machine and cores (median of the repeats).
 
-    python benchmarks/bench_targets.py                 # everything: about 15 minutes on 2 cores (862 s on 2026-12-02)
+    python benchmarks/bench_targets.py                 # everything: about 14 minutes on 2 cores (862 s on 2026-12-02)
     python benchmarks/bench_targets.py --smoke         # seconds: what the test suite runs
     python benchmarks/bench_targets.py --only s3 bulk  # some targets
     python benchmarks/bench_targets.py --json out.json
