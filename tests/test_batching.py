@@ -16,10 +16,10 @@ def frames(n: int, per_video: int = 3):
     return [chunk_frame(f"/in/v{i // per_video}.mp4", chunk=i % per_video, n=2) for i in range(n)]
 
 
-def persisted(client, parts):
+def persisted(client, parts, workers=None):
     from distributed import wait
 
-    records = client.persist(records_collection(*parts))
+    records = client.persist(records_collection(*parts), workers=workers)
     wait(records)
     return records
 
@@ -60,7 +60,10 @@ def test_a_chunk_split_across_partitions_of_one_batch_is_refused(tmp_path, clust
     split = chunk_frame("/in/a.mp4", chunk=0, n=4)
     parts = [split.iloc[:2], split.iloc[2:], *frames(6)]
     with cluster_client.as_current():
-        records = persisted(cluster_client, parts)
+        # All on one worker: where the scheduler puts each partition is otherwise its choice
+        # (under load the two halves landed on different workers, in different batches).
+        one_worker = sorted(cluster_client.scheduler_info()["workers"])[:1]
+        records = persisted(cluster_client, parts, workers=one_worker)
         batches = batches_of(records)
         assert any({0, 1} <= set(batch.numbers) for batch in batches)  # both halves in one task
         with pytest.raises(RecordError, match=r"chunk 0 of video '/in/a.mp4' is split across partitions \[0, 1\]"):
