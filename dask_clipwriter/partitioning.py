@@ -62,13 +62,19 @@ def partition_keys(records: Iterable[ClipRecord], partition: int) -> pd.DataFram
 
 def check_problems(rows: pd.DataFrame) -> list[str]:
     """The problems in one group of :func:`check_rows`' rows: chunks split across partitions
-    and uuids in two chunks."""
+    (from the chunk rows) and uuids in two chunks (from the uuid rows alone, which hold every
+    such pair: each problem is said once)."""
     uuid_row = rows["uuid_row"].astype(bool)
-    return [message for message, _ in conflicts(rows[~uuid_row])] + uuid_conflicts(rows[uuid_row])
+    return [message for message, _ in split_chunks(rows[~uuid_row])] + uuid_conflicts(rows[uuid_row])
 
 
 def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
     """Each problem as (message naming chunks and partitions, the chunks involved)."""
+    return split_chunks(rows) + shared_uuids(rows)
+
+
+def split_chunks(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
+    """Chunks whose rows come from more than one partition, as :func:`conflicts` gives them."""
     problems = []
     split = rows[rows.duplicated(["video", "clip_chunk_index"], keep=False)]  # rare: look at those alone
     for (video, index), group in split.groupby(["video", "clip_chunk_index"], sort=True):
@@ -78,6 +84,12 @@ def conflicts(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
             "every clip of a (video, clip_chunk_index) must be in one partition",
             {(video, int(index))},
         ))
+    return problems
+
+
+def shared_uuids(rows: pd.DataFrame) -> list[tuple[str, set[tuple[str, int]]]]:
+    """Clip uuids in more than one of these chunk rows, as :func:`conflicts` gives them."""
+    problems = []
     owner: dict[str, tuple[str, int]] = {}
     for video, index, uuids in zip(rows["video"].tolist(), rows["clip_chunk_index"].tolist(), rows["clip_uuids"].tolist(),
                                    strict=True):

@@ -289,7 +289,6 @@ def check_records(clips, input_path: str) -> int:
     is computed once more. Chunk rows are grouped by video and uuid rows by uuid, so no
     task holds more than a bucket's worth of them. Returns how many chunks the records
     hold (the reduction sizes its buckets by it)."""
-
     check_clip_columns(clips.columns, dict(clips.dtypes))
     meta = pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in CHECK_COLUMNS.items()})
     # The clip bytes are left unread where the column can hold nothing else (a binary
@@ -307,8 +306,7 @@ def check_records(clips, input_path: str) -> int:
     # into one group.
     found, chunks = dask.compute(by_bucket(keys, groups, "group").map_partitions(_group_problems, meta=problem_meta),
                                  (~keys["uuid_row"]).sum())
-    # A uuid twice in one video's chunks shows in both kinds of rows: said once.
-    problems = list(dict.fromkeys(found["problem"].tolist()))
+    problems = found["problem"].tolist()
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise RecordError("; ".join(problems[:5]) + more)

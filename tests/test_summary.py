@@ -159,6 +159,11 @@ def test_check_rows_group_chunks_by_video_and_uuids_by_uuid():
     assert check_problems(shared) == [
         f"clip uuid {a['span_uuid'][1]} appears in chunk 0 of {V!r} and in chunk 0 of {other!r}"]
     assert check_problems(rows[rows["group"] == V]) == []
+    # One group holding both kinds of rows (as with one bucket): a uuid twice in one video's
+    # chunks is said once, not by the chunk rows and the uuid rows each.
+    twice = chunk_frame(V, 1, 1).assign(span_uuid=a["span_uuid"][0])
+    both = pd.concat([check_rows(normalise_clip_partition(a), 0), check_rows(normalise_clip_partition(twice), 1)])
+    assert check_problems(both) == [f"clip uuid {a['span_uuid'][0]} appears in chunk 0 of {V!r} and in chunk 1 of {V!r}"]
     split = pd.concat([check_rows(normalise_clip_partition(a[:1]), 0), check_rows(normalise_clip_partition(a[1:]), 2)])
     [message] = check_problems(split[split["group"] == V])
     assert "split across partitions [0, 2]" in message
