@@ -261,8 +261,13 @@ def _checked_keys(df: pd.DataFrame, input_path: str, partition_info: dict | None
 
 
 def _group_problems(rows: pd.DataFrame) -> pd.DataFrame:
-    """Chunks split across partitions and uuids in two chunks, in one group of check rows."""
-    return pd.DataFrame({"problem": pd.Series(check_problems(rows), dtype=object)})
+    """Chunks split across partitions and uuids in two chunks, in one group of check rows;
+    the group's count of chunk rows rides along in one more row (problem None), so that the
+    check needs no second pass over the partitions to count the chunks."""
+    problems = check_problems(rows)
+    chunk_rows = int((~rows["uuid_row"].astype(bool)).sum())
+    return pd.DataFrame({"problem": pd.Series([*problems, None], dtype=object),
+                         "chunk_rows": pd.Series([0] * len(problems) + [chunk_rows], dtype="int64")})
 
 
 def by_bucket(frame, buckets: int, column: str = "video"):
@@ -274,9 +279,11 @@ def by_bucket(frame, buckets: int, column: str = "video"):
     if frame.npartitions > COMPACT_EVERY:
         frame = frame.repartition(npartitions=math.ceil(frame.npartitions / COMPACT_EVERY))
     meta = frame._meta.assign(bucket=pd.Series([], dtype="int64"))
-    bucketed = frame.map_partitions(with_bucket, buckets, column, meta=meta)
     if buckets == 1:
-        return bucketed.repartition(npartitions=1).set_index("bucket", sorted=True, divisions=(0, 0))
+        # One bucket: join the rows first, then one task labels them (not one per partition).
+        joined = frame.repartition(npartitions=1).map_partitions(with_bucket, buckets, column, meta=meta)
+        return joined.set_index("bucket", sorted=True, divisions=(0, 0))
+    bucketed = frame.map_partitions(with_bucket, buckets, column, meta=meta)
     return bucketed.set_index("bucket", divisions=(*range(buckets), buckets - 1), shuffle_method="tasks")
 
 
@@ -301,12 +308,12 @@ def check_records(clips, input_path: str) -> int:
     else:
         keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
     groups = bucket_count(keys.npartitions, 0)
-    problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object)})
+    problem_meta = pd.DataFrame({"problem": pd.Series([], dtype=object), "chunk_rows": pd.Series([], dtype="int64")})
     # Chunk rows are grouped by video, uuid rows by uuid: one shuffle brings every problem
     # into one group.
-    found, chunks = dask.compute(by_bucket(keys, groups, "group").map_partitions(_group_problems, meta=problem_meta),
-                                 (~keys["uuid_row"]).sum())
-    problems = found["problem"].tolist()
+    found = by_bucket(keys, groups, "group").map_partitions(_group_problems, meta=problem_meta).compute()
+    chunks = found["chunk_rows"].sum()
+    problems = [problem for problem in found["problem"].tolist() if isinstance(problem, str)]
     if problems:
         more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise RecordError("; ".join(problems[:5]) + more)
