@@ -110,9 +110,12 @@ def check_encoder(encoder: str, options: Mapping[str, str], threads: int = 1) ->
     or does not know: the encoder is opened once on a small picture with them."""
     from ..settings import SettingsError
 
-    pinned = pinned_x264_problems(options) if encoder == "libx264" else []
-    if pinned:
-        raise SettingsError("; ".join(pinned))
+    from .bitexact import reproducible_encoder_options
+
+    try:  # options the bytes' reproducibility forbids (x264's threads, asm): refused first
+        chosen = reproducible_encoder_options(encoder, options)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     have = bundled_encoders()
     if encoder not in have:
         raise SettingsError(f"encoder {encoder!r} is not in the bundled FFmpeg (PyAV); it has "
@@ -121,14 +124,12 @@ def check_encoder(encoder: str, options: Mapping[str, str], threads: int = 1) ->
 
     import av
 
-    from .bitexact import reproducible_encoder_options
-
     try:
         with av.open(io.BytesIO(), "w", format="mp4") as container:
             stream = container.add_stream(encoder, rate=30)
             stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
             stream.codec_context.thread_count = threads
-            stream.codec_context.options = reproducible_encoder_options(encoder, options)
+            stream.codec_context.options = chosen
             stream.codec_context.open()
             unknown = sorted(stream.codec_context.options)
     except Exception as exc:  # noqa: BLE001 - FFmpeg's refusal, whatever its type
