@@ -181,8 +181,8 @@ def probe_free(sizes: Sizes, root: Path) -> list[Row]:
 def metadata(sizes: Sizes, root: Path) -> list[Row]:
     rows, per_chunk = [], {}
     for chunks in sizes.metadata_chunks:
-        # The large size once: making and persisting 20,000 chunks' records takes longer than
-        # a write of them, and three of each would take minutes more.
+        # The large size once: making and persisting its records takes longer than a write of
+        # them, and three of each would take minutes more.
         repeats = sizes.repeats if chunks == sizes.metadata_chunks[0] else 1
         with cluster() as client, ClientPeak() as client_peak:
             records = persisted(client, workloads.metadata_chunk, chunks)
@@ -294,10 +294,9 @@ def scaling(sizes: Sizes, root: Path) -> list[Row]:
             records = persisted(client, workloads.probe_free_chunk, sizes.scaling_chunks)
             out = root / f"scale-warm-{workers}"
             write(records, str(out))
-            if not floor:  # the floor's tree: the writer's own
-                files = floors.read_tree(out)
+            files = None if floor else floors.read_tree(out)  # the floor's tree: the writer's own
             shutil.rmtree(out, ignore_errors=True)
-            if not floor:
+            if files is not None:
                 floor = {n: median([_floor_processes(files, n, root) for _ in range(sizes.repeats)]) for n in (1, 2)}
                 repeats = sizes.repeats if floor[1] / floor[2] >= SCALING_GOAL else 1
             ours[workers] = median([write_and_remove(records, root / f"scale-{workers}-{repeat}")
@@ -381,7 +380,8 @@ def job(sizes: Sizes, root: Path) -> list[Row]:
     stages = StageSettings()
     spans = [(video, span.start, span.end) for video in videos
              for plan in plan_video(video, probe_source(video, {}), stages) for span in plan.spans]
-    def timed_job(folder: Path, name: str) -> tuple[float, dict]:
+
+    def timed_job(client, folder: Path, name: str) -> tuple[float, dict]:
         cfg = JobConfig(writer=WriterSettings(output_path=str(root / name), input_path=str(folder)),
                         stages=stages, job=JobSettings(report=False))
         started = time.perf_counter()
@@ -397,10 +397,10 @@ def job(sizes: Sizes, root: Path) -> list[Row]:
         # first tasks (importing PyAV, pandas and the job, about 3 s) and FFmpeg's first start
         # are not in the first repeat: the target is a rate, and the repeats are its samples.
         warm = job_sources(SMOKE)
-        timed_job(warm, "job-warm-up")
+        timed_job(client, warm, "job-warm-up")
         ffmpeg_floor([(str(warm / "source_0.mp4"), 0.0, 1.0)], root)
         for repeat in range(sizes.repeats):
-            seconds, summary = timed_job(sources, f"job-{repeat}")
+            seconds, summary = timed_job(client, sources, f"job-{repeat}")
             ours.append(seconds)
             floor.append(ffmpeg_floor(spans, root))
     clips = summary["run"]["num_clips_passed"] + summary["run"]["num_clips_filtered"]
@@ -456,6 +456,10 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def write_rows(path: str, rows: list[Row]) -> None:
+    Path(path).write_text(json.dumps([{**asdict(r), "ratio": r.ratio} for r in rows], indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> list[Row]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat: checks the harness runs")
@@ -483,14 +487,12 @@ def main(argv: list[str] | None = None) -> list[Row]:
             # Each target's rows as it ends: a run stopped part-way keeps what it measured.
             print(f"[{name}: {time.perf_counter() - t0:.0f} s]\n{table(done)}", file=sys.stderr, flush=True)
             if args.json:
-                Path(args.json).write_text(json.dumps([{**asdict(r), "ratio": r.ratio} for r in rows], indent=2) + "\n")
+                write_rows(args.json, rows)
     finally:
         close_shared_clusters()
         shutil.rmtree(root, ignore_errors=True)
     print(table(rows))
     print(f"\n{len(rows)} targets, {sum(r.held is True for r in rows)} held, {time.perf_counter() - started:.0f} s")
-    if args.json:
-        Path(args.json).write_text(json.dumps([{**asdict(r), "ratio": r.ratio} for r in rows], indent=2) + "\n")
     return rows
 
 
