@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -108,24 +110,54 @@ def visit(url: str, check: str, *, timeout: float = 30.0, screenshot: bool = Fal
     JavaScript ``check`` until its value has ``ready: true`` (or ``timeout`` passes)."""
     exe = chromium()
     assert exe, "chromium is not installed (apt-get install chromium)"
-    with tempfile.TemporaryDirectory(prefix="clipwriter-chromium-") as profile:
-        proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    profile = tempfile.mkdtemp(prefix="clipwriter-chromium-")
+    # Its own session, so that the renderer and utility processes can be stopped with it.
+    proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert proc.poll() is None, f"chromium exited: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "chromium did not open its debugging port"
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as reply:
+            pages = [t for t in json.load(reply) if t.get("type") == "page"]
+        return asyncio.run(_visit(pages[0]["webSocketDebuggerUrl"], url, check, timeout, screenshot))
+    finally:
+        _stop(proc)
+        _remove_profile(profile)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop Chromium and every process it started. The browser process exiting is not
+    enough: its storage and network services can still be writing into the profile for a
+    moment after (CI once failed removing the profile with "Directory not empty")."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    proc.stderr.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         try:
-            port_file = Path(profile) / "DevToolsActivePort"
-            deadline = time.monotonic() + 30
-            while not (port_file.exists() and port_file.read_text().strip()):
-                assert proc.poll() is None, f"chromium exited: {proc.stderr.read().decode()[-2000:]}"
-                assert time.monotonic() < deadline, "chromium did not open its debugging port"
-                time.sleep(0.05)
-            port = int(port_file.read_text().split()[0])
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as reply:
-                pages = [t for t in json.load(reply) if t.get("type") == "page"]
-            return asyncio.run(_visit(pages[0]["webSocketDebuggerUrl"], url, check, timeout, screenshot))
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            os.killpg(proc.pid, 0)  # anyone left in the group? (reaped ones are not)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def _remove_profile(profile: str) -> None:
+    # A process killed a moment ago may still have had a file being made; try a few times.
+    for attempt in range(20):
+        try:
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempt == 19:
+                raise
+            time.sleep(0.1)
