@@ -224,12 +224,7 @@ class FileSink:
         """Write a batch concurrently (``max_workers`` at once); returns the batch's counts.
         Raises the first failure."""
         items = list(items)
-        # Small files on a local disk are written in the calling thread: a write to the page
-        # cache takes tens of microseconds, and handing it to threads made a chunk of small
-        # files twice as slow (GIL hand-offs; measured). Large local files, and stores with
-        # round trips (object stores, network filesystems), get the threads.
-        concurrent = self.threaded or sum(len(data) >= LARGE_LOCAL_FILE for _, data in items) > 1
-        if len(items) <= 1 or self.max_workers == 1 or not concurrent:
+        if len(items) <= 1 or not self.worth_threads(items):
             written = [self.put(path, data, existing=existing) for path, data in items]
         else:
             futures = [shared_pool(self.max_workers).submit(self.put, path, data, existing=existing)
@@ -248,6 +243,17 @@ class FileSink:
         for (path, data), was_written in zip(items, written, strict=True):
             counts.record(directory_of(self.root, path), was_written, len(data))
         return counts
+
+    def worth_threads(self, items: Iterable[tuple[str, bytes]]) -> bool:
+        """Whether these files are best written by the writer threads at once.
+
+        Small files on a local disk are written in the calling thread: a write to the page
+        cache takes tens of microseconds, and handing it to threads made a chunk of small
+        files twice as slow (GIL hand-offs; measured). Large local files, and stores with
+        round trips (object stores, network filesystems), get the threads."""
+        if self.max_workers == 1:
+            return False
+        return self.threaded or sum(len(data) >= LARGE_LOCAL_FILE for _, data in items) > 1
 
     def clear_temporary(self) -> int:
         """Remove what killed writers left in the temporary folder; returns how many files.
