@@ -101,7 +101,8 @@ def plan_batches(futures: Sequence, client) -> list[Batch]:
 def each_partition(function: Callable[..., pd.DataFrame], frames: Sequence[pd.DataFrame], numbers: Sequence[int],
                    *args: Any, **kwargs: Any) -> pd.DataFrame:
     """``function`` applied to each partition of a batch as the partition it was (its own
-    ``partition_info``), the results concatenated."""
+    ``partition_info``), the results concatenated: a per-partition function made a batch one
+    (``functools.partial(each_partition, function)``)."""
     results = [function(frame, *args, partition_info={"number": number}, **kwargs)
                for frame, number in zip(frames, numbers, strict=True)]
     return pd.concat(results, ignore_index=True) if len(results) > 1 else results[0]
@@ -109,13 +110,13 @@ def each_partition(function: Callable[..., pd.DataFrame], frames: Sequence[pd.Da
 
 def batched_collection(batches: Sequence[Batch], function: Callable[..., pd.DataFrame], *args: Any,
                        meta: pd.DataFrame, name: str, **kwargs: Any):
-    """One partition per batch: ``function`` applied to each of its partitions
-    (:func:`each_partition`)."""
+    """One partition per batch: ``function(frames, numbers, *args, **kwargs)`` with the
+    batch's partitions and their numbers in the collection (see :func:`each_partition`)."""
     import dask
     import dask.dataframe as dd
 
     # Not pure: two writes of the same records are two runs, never one cached result.
-    parts = [dask.delayed(each_partition, pure=False, name=f"{name}-{dask.base.tokenize(object())}")(
-        function, list(batch.futures), list(batch.numbers), *args, **kwargs) for batch in batches]
+    parts = [dask.delayed(function, pure=False, name=f"{name}-{dask.base.tokenize(object())}")(
+        list(batch.futures), list(batch.numbers), *args, **kwargs) for batch in batches]
     with dask.config.set({"dataframe.convert-string": False}):
         return dd.from_delayed(parts, meta=meta, verify_meta=False)

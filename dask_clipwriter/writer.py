@@ -12,31 +12,34 @@ partition twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask
 import pandas as pd
 
 from . import layout
-from .batching import batched_collection, batches_of
+from .batching import batched_collection, batches_of, each_partition
 from .chunk_files import (
     chunk_files,
     chunk_rels,
     group_chunks,
     probe_clips,
 )
-from .documents import read_chunk_document
+from .documents import ChunkStats, read_chunk_document
 from .events import report
 from .filter_reasons import filter_reason
 from .index import COMPACT_EVERY, bucket_count, with_bucket
 from .manifest import RunStart, manifest_bytes
 from .partitioning import CHECK_COLUMNS, check_problems, check_rows
+from .put_groups import GroupWriteError, PutGroups
 from .records import (
     RecordError,
     VideoRecord,
@@ -121,16 +124,55 @@ def write_partition(
     none yet. The whole partition is validated before its first file is written, so bad
     input leaves nothing half-written."""
     partition = int((partition_info or {}).get("number", -1))
-    chunks = group_chunks(normalise_clip_partition(df))
-    rels = chunk_rels(chunks, settings.input_path)
-    video_records = _sources_of(sources, {video for video, _ in chunks})
+    return write_partitions([df], [partition], settings, sources, run, manifest)
+
+
+def write_partitions(frames, numbers, settings: WriterSettings, sources: pd.DataFrame | None = None,
+                     run: str | None = None, manifest: bytes | None = None) -> pd.DataFrame:
+    """:func:`write_partition` for several partitions in one task (``numbers``: theirs in
+    the collection), their chunks' files streaming into the sink's threads (put_groups.py):
+    the task waits once, at its end, not for each chunk. Each partition is reported to the
+    run's listeners as soon as all its chunks are in."""
     sink = make_sink(settings)
-    rows = [
-        _write_chunk(sink, settings, video, index, clips, rels[(video, index)], video_records.get(video), partition,
-                     manifest=manifest if number == 0 else None)
-        for number, ((video, index), clips) in enumerate(chunks.items())
-    ]
-    report(run, [row_values(row) for row in rows])
+    groups = PutGroups(sink)
+    chunks: list[_PendingChunk] = []
+    partitions: list[tuple[int, int]] = []  # (first chunk, end) of each partition
+    reported = 0
+    try:
+        for frame, partition in zip(frames, numbers, strict=True):
+            planned = group_chunks(normalise_clip_partition(frame))
+            rels = chunk_rels(planned, settings.input_path)
+            video_records = _sources_of(sources, {video for video, _ in planned})
+            first = len(chunks)
+            for (video, index), clips in planned.items():
+                try:
+                    chunks.append(_start_chunk(sink, groups, settings, video, index, clips, rels[(video, index)],
+                                               video_records.get(video), partition,
+                                               manifest=None if chunks else manifest))
+                except SinkError as exc:  # reading its marker, or the manifest
+                    raise _chunk_error((video, index), exc) from exc
+            partitions.append((first, len(chunks)))
+            while reported < len(partitions) and _partition_in(groups, chunks, partitions[reported]):
+                _report_partition(run, groups, chunks, partitions[reported])
+                reported += 1
+        groups.wait()
+    except GroupWriteError as exc:
+        groups.abandon()
+        if isinstance(exc.error, SinkError):
+            raise _chunk_error(exc.label, exc.error) from exc.error
+        raise exc.error  # not the store's failure but a bug: as it is
+    except BaseException:
+        groups.abandon()
+        raise
+    rows = [chunk.row(groups) for chunk in chunks]
+    if settings.verbose:
+        for chunk in chunks:
+            written = chunk.written(groups)
+            log.info("chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped", chunk.key[1],
+                     chunk.key[0], chunk.status, chunk.stats.num_clips_passed, len(chunk.stats.filtered_clips),
+                     sum(written.files_written.values()), sum(written.files_skipped.values()))
+    for first, end in partitions[reported:]:
+        report(run, [row_values(row) for row in rows[first:end]])
     return pack_rows(rows)
 
 
@@ -152,51 +194,82 @@ def chunk_marker(sink: FileSink, path: str, video: str, index: int, clips: set[s
     return stats
 
 
-def _write_chunk(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
-                 source: VideoRecord | None, partition: int, *, manifest: bytes | None) -> dict[str, Any]:
+@dataclass
+class _PendingChunk:
+    """A chunk whose files were handed to the sink's threads (``group``), or one that was
+    already whole (``group`` None, resumed): what its stats row needs once its files are in."""
+
+    key: tuple[str, int]
+    stats: ChunkStats
+    status: str
+    partition: int
+    started: float
+    group: int | None = None
+    missing: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    filtered: Counter = field(default_factory=Counter)
+    chunk_bytes: Counter = field(default_factory=Counter)
+    _row: dict[str, Any] | None = None
+
+    def row(self, groups: PutGroups) -> dict[str, Any]:
+        """The stats row, once the chunk's group is settled (made once)."""
+        if self._row is None:
+            self._row = self._make_row(groups)
+        return self._row
+
+    def written(self, groups: PutGroups) -> SinkCounts:
+        return groups.counts(self.group) if self.group is not None else SinkCounts()
+
+    def _make_row(self, groups: PutGroups) -> dict[str, Any]:
+        written = self.written(groups)
+        finished = groups.finished(self.group) if self.group is not None else self.started
+        return stats_row(self.stats, partition=self.partition, status=self.status, errors=self.errors,
+                         missing=self.missing, files_written=written.files_written,
+                         bytes_written=written.bytes_written, files_skipped=written.files_skipped,
+                         chunk_bytes=self.chunk_bytes, started=self.started, finished=finished,
+                         filtered=self.filtered)
+
+
+def _start_chunk(sink: FileSink, groups: PutGroups, settings: WriterSettings, video: str, index: int, clips,
+                 rel: str, source: VideoRecord | None, partition: int, *, manifest: bytes | None) -> _PendingChunk:
     started = time.time()
-    try:
-        if manifest is not None:
-            # What made the dataset is on record before its first chunk file: a later run
-            # with other settings is refused even if this one never finishes.
-            sink.put(layout.manifest_path(settings.output_path), manifest, existing="skip")
-        return _write_chunk_files(sink, settings, video, index, clips, rel, source, partition, started)
-    except SinkError as exc:
-        raise ChunkWriteError(f"chunk {index} of video {video!r}: {exc}") from exc
-
-
-def _write_chunk_files(sink: FileSink, settings: WriterSettings, video: str, index: int, clips, rel: str,
-                       source: VideoRecord | None, partition: int, started: float) -> dict[str, Any]:
+    if manifest is not None:
+        # What made the dataset is on record before its first chunk file: a later run
+        # with other settings is refused even if this one never finishes.
+        sink.put(layout.manifest_path(settings.output_path), manifest, existing="skip")
     marker_path = layout.chunk_json_path(settings.output_path, rel, index)
     marker = chunk_marker(sink, marker_path, video, index, {clip.span_uuid for clip in clips})
-    counts = SinkCounts()
-    chunk_bytes: Counter = Counter()
-    filtered: Counter = Counter()
     if settings.resume and marker is not None:
-        stats, status, missing, errors = marker, "resumed", Counter(), Counter()
-    else:
-        planned = chunk_files(video, index, rel, clips, settings=settings, source=source, probes=probe_clips(clips))
-        # Without a whole marker, files already there are left from a run that did not finish
-        # the chunk (or from other input): they are replaced, never trusted.
-        existing = None if marker is not None else "overwrite"
-        counts.add(sink.put_many(planned.files, existing=existing))
-        # The marker goes last: its presence means every file of the chunk is there.
-        counts.add(sink.put_many([planned.marker], existing=existing))
-        stats, status, missing = planned.stats, "written", planned.missing
-        errors = Counter(key for clip in clips for key in clip.errors)
-        filtered = Counter(filter_reason(clip.filtered_by, clip.errors) for clip in clips if not clip.passed)
-        for path, data in (*planned.files, planned.marker):
-            chunk_bytes[layout.directory_of(settings.output_path, path)] += len(data)
-    if settings.verbose:
-        log.info(
-            "chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped",
-            index, video, status, stats.num_clips_passed, len(stats.filtered_clips),
-            sum(counts.files_written.values()), sum(counts.files_skipped.values()),
-        )
-    return stats_row(stats, partition=partition, status=status, errors=errors, missing=missing,
-                     files_written=counts.files_written, bytes_written=counts.bytes_written,
-                     files_skipped=counts.files_skipped, chunk_bytes=chunk_bytes, started=started,
-                     finished=time.time(), filtered=filtered)
+        return _PendingChunk((video, index), marker, "resumed", partition, started)
+    planned = chunk_files(video, index, rel, clips, settings=settings, source=source, probes=probe_clips(clips))
+    chunk = _PendingChunk(
+        (video, index), planned.stats, "written", partition, started, missing=planned.missing,
+        errors=Counter(key for clip in clips for key in clip.errors),
+        filtered=Counter(filter_reason(clip.filtered_by, clip.errors) for clip in clips if not clip.passed))
+    for path, data in (*planned.files, planned.marker):
+        chunk.chunk_bytes[layout.directory_of(settings.output_path, path)] += len(data)
+    # Without a whole marker, files already there are left from a run that did not finish
+    # the chunk (or from other input): they are replaced, never trusted. The marker goes
+    # last: its presence means every file of the chunk is there.
+    chunk.group = groups.put_group((video, index), planned.files, planned.marker,
+                                   existing=None if marker is not None else "overwrite")
+    return chunk
+
+
+def _partition_in(groups: PutGroups, chunks: list[_PendingChunk], span: tuple[int, int]) -> bool:
+    return all(chunk.group is None or groups.settled(chunk.group) for chunk in chunks[span[0]:span[1]])
+
+
+def _report_partition(run: str | None, groups: PutGroups, chunks: list[_PendingChunk], span: tuple[int, int]) -> None:
+    """Tell the listeners of a partition whose files are all in, before the task ends."""
+    if run is None:
+        return
+    report(run, [row_values(chunk.row(groups)) for chunk in chunks[span[0]:span[1]]])
+
+
+def _chunk_error(key: tuple[str, int], exc: BaseException) -> ChunkWriteError:
+    video, index = key
+    return ChunkWriteError(f"chunk {index} of video {video!r}: {exc}")
 
 
 # --------------------------------------------------------------------------------------
@@ -244,7 +317,7 @@ def stats_collection(clips, settings: WriterSettings, videos=None, run: str | No
         sources = videos.map_partitions(source_values, meta=meta, token="clipwriter-sources")
     batches = batches_of(clips)
     if batches is not None:
-        return batched_collection(batches, write_partition, settings, sources, run, run_start, meta=packed_meta(),
+        return batched_collection(batches, write_partitions, settings, sources, run, run_start, meta=packed_meta(),
                                   name="clipwriter-write")
     return clips.map_partitions(
         write_partition, settings, sources, run, run_start, meta=packed_meta(), enforce_metadata=False,
@@ -304,7 +377,7 @@ def check_records(clips, input_path: str) -> int:
     columns = [c for c in clips.columns if not (binary and c == "buffer")]
     batches = batches_of(clips)
     if batches is not None:  # records in memory: several partitions per task
-        keys = batched_collection(batches, _checked_keys, input_path, meta=meta, name="clipwriter-check")
+        keys = batched_collection(batches, functools.partial(each_partition, _checked_keys), input_path, meta=meta, name="clipwriter-check")
     else:
         keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
     groups = bucket_count(keys.npartitions, 0)

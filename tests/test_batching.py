@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from clip_helpers import chunk_frame, records_collection, tree
 
-from dask_clipwriter import ClipWriter, RecordError
+from dask_clipwriter import ChunkWriteError, ClipWriter, RecordError
 from dask_clipwriter.batching import MAX_PARTITIONS_PER_TASK, batches_of, held_partitions, plan_batches
 
 pytestmark = pytest.mark.cluster
@@ -79,3 +79,51 @@ def test_a_bad_record_in_a_batch_writes_nothing(tmp_path, cluster_client):
         with pytest.raises(RecordError, match="span_start"):
             ClipWriter(output_path=str(tmp_path / "out"), input_path="/in").write(records)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_batch_on_s3_streams_its_chunks_and_writes_the_same_objects(s3_bucket, cluster_client, capsys):
+    # On an object store every chunk's files go to the writer threads: a task's chunks are
+    # in flight together (put_groups.py), and the result is the same as chunk by chunk.
+    name, options, fs = s3_bucket
+    parts = frames(24)
+    with cluster_client.as_current():
+        records = persisted(cluster_client, parts)
+        assert batches_of(records) is not None
+        batched = ClipWriter(output_path=f"s3://{name}/batch", input_path="/in", storage_options=options).write(
+            records, progress=True)
+        plain = ClipWriter(output_path=f"s3://{name}/plain", input_path="/in", storage_options=options).write(
+            records_collection(*parts))
+
+    def objects(prefix):
+        return {key.split(f"/{prefix}/", 1)[1]: fs.cat_file(key).replace(f"/{prefix}/".encode(), b"/-/")
+                for key in fs.find(f"{name}/{prefix}") if "/.clipwriter/" not in key and "summary.json" not in key}
+
+    assert objects("batch") == objects("plain") and len(objects("batch")) > 24 * 4
+    assert batched["totals"] == plain["totals"] and batched["run"]["chunks"] == 24
+    assert capsys.readouterr().err.splitlines()[-1].startswith("partitions 24/24 | clips 48")
+
+
+def test_a_store_failure_in_a_batch_names_the_chunk_and_leaves_only_whole_chunks(tmp_path, cluster_client):
+    # Clips large enough for the writer threads on a local disk; a folder where one clip of
+    # the batch's fourth chunk belongs (a permanent failure).
+    big = b"\0\0\0\x18ftypisom" + b"x" * (300 * 2**10)
+    parts = [chunk_frame(f"/in/v{i}.mp4", n=2, buffer=big) for i in range(8)]
+    out = tmp_path / "out"
+    blocked = parts[3].span_uuid[1]
+    (out / "clips" / f"{blocked}.mp4").mkdir(parents=True)
+    with cluster_client.as_current():
+        one_worker = sorted(cluster_client.scheduler_info()["workers"])[:1]
+        records = persisted(cluster_client, parts, workers=one_worker)
+        assert len(batches_of(records)) == 1
+        writer = ClipWriter(output_path=str(out), input_path="/in")
+        with pytest.raises(ChunkWriteError, match=rf"chunk 0 of video '/in/v3.mp4': .*clips/{blocked}.mp4"):
+            writer.write(records)
+        markers = {p.name for p in (out / "processed_clip_chunks").glob("*.json")}
+        assert "v3.mp4_0.json" not in markers
+        for part in parts:  # a chunk's marker is there only with every clip of the chunk
+            if f"{part.video[0].rsplit('/', 1)[1]}_0.json" in markers:
+                assert all((out / "clips" / f"{uuid}.mp4").is_file() for uuid in part.span_uuid)
+        (out / "clips" / f"{blocked}.mp4").rmdir()
+        summary = ClipWriter(output_path=str(out), input_path="/in", resume=True).write(records)
+    assert summary["run"]["chunks"] == 8 and (out / "processed_clip_chunks/v3.mp4_0.json").is_file()
+    assert (out / "clips" / f"{blocked}.mp4").read_bytes() == big
