@@ -7,8 +7,8 @@ clips). Records computed by a function (``from_map``, ``read_parquet``) are writ
 that makes each partition, so they add no task. A persisted collection adds one per
 partition, plus the alias task Dask puts in front of each persisted partition. Here the
 partitions' futures are grouped by the worker that holds them, a few megabytes' or at most
-:data:`MAX_PARTITIONS_PER_TASK` partitions to a group, and each group is one task on that
-worker: no partition moves, and each keeps its own partition number, so a chunk split across
+:data:`MAX_PARTITIONS_PER_TASK` partitions to a group (for the record check, which reads no
+clip bytes, by count alone), and each group is one task on that worker: no partition moves, and each keeps its own partition number, so a chunk split across
 partitions is still found. Progress still counts partitions.
 """
 
@@ -60,24 +60,26 @@ def held_partitions(clips) -> list | None:
     return held
 
 
-def batches_of(clips) -> list[Batch] | None:
+def batches_of(clips, max_bytes: int | None = BYTES_PER_TASK) -> list[Batch] | None:
     """How to write ``clips`` several partitions per task, when that saves tasks: its held
-    partitions grouped (:func:`plan_batches`); None to write a partition per task."""
+    partitions grouped (:func:`plan_batches`); None to write a partition per task.
+    ``max_bytes`` None: by count alone, for a task that reads the partitions where they are
+    and makes nothing of their size (the record check)."""
     held = held_partitions(clips)
     if not held:
         return None
     # Asked of the client that holds them (with several clients in a process, the current
     # one may be another cluster's, whose scheduler does not know these keys).
-    batches = plan_batches(held, held[0].client)
+    batches = plan_batches(held, held[0].client, max_bytes)
     return batches if len(batches) < len(held) else None
 
 
-def plan_batches(futures: Sequence, client) -> list[Batch]:
+def plan_batches(futures: Sequence, client, max_bytes: int | None = BYTES_PER_TASK) -> list[Batch]:
     """Groups of partitions, each held by one worker: consecutive partitions of a worker,
-    up to :data:`BYTES_PER_TASK` and :data:`MAX_PARTITIONS_PER_TASK` a group."""
+    up to ``max_bytes`` (None: no limit) and :data:`MAX_PARTITIONS_PER_TASK` a group."""
     keys = [future.key for future in futures]
     where = client.who_has(futures)
-    sizes = client.nbytes(keys, summary=False)
+    sizes = client.nbytes(keys, summary=False) if max_bytes is not None else {}
     by_worker: dict[str, list[int]] = {}
     for number, key in enumerate(keys):
         holders = sorted(where.get(key) or ["?"])
@@ -88,7 +90,8 @@ def plan_batches(futures: Sequence, client) -> list[Batch]:
         size = 0
         for number in numbers:
             nbytes = int(sizes.get(keys[number], 0))
-            if group and (len(group) == MAX_PARTITIONS_PER_TASK or size + nbytes > BYTES_PER_TASK):
+            full = len(group) == MAX_PARTITIONS_PER_TASK or (max_bytes is not None and size + nbytes > max_bytes)
+            if group and full:
                 batches.append(Batch(tuple(group), tuple(futures[i] for i in group)))
                 group, size = [], 0
             group.append(number)

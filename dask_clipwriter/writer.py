@@ -375,9 +375,12 @@ def check_records(clips, input_path: str) -> int:
     # column, as stored records have): reading them would double the run's input.
     binary = isinstance(clips.dtypes.get("buffer"), pd.ArrowDtype)
     columns = [c for c in clips.columns if not (binary and c == "buffer")]
-    batches = batches_of(clips)
-    if batches is not None:  # records in memory: several partitions per task
-        keys = batched_collection(batches, functools.partial(each_partition, _checked_keys), input_path, meta=meta, name="clipwriter-check")
+    # Records in memory: several partitions per task, whatever their size (the check reads
+    # them where they are, and never their clip bytes).
+    batches = batches_of(clips, max_bytes=None)
+    if batches is not None:
+        keys = batched_collection(batches, functools.partial(each_partition, _checked_keys), input_path, meta=meta,
+                                  name="clipwriter-check")
     else:
         keys = clips[columns].map_partitions(_checked_keys, input_path, meta=meta)
     groups = bucket_count(keys.npartitions, 0)

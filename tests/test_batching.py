@@ -3,6 +3,8 @@ a partition per task: the same files, the same refusals, progress still by parti
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from clip_helpers import chunk_frame, records_collection, tree
 
@@ -36,6 +38,12 @@ def test_persisted_partitions_are_grouped_by_worker(cluster_client):
             assert len(batch.numbers) <= MAX_PARTITIONS_PER_TASK
             assert len({tuple(where[f.key]) for f in batch.futures}) == 1  # one worker's partitions
         assert len(batches) < 70
+        # A byte limit smaller than any partition: one partition a task; none (the record
+        # check, which reads the partitions where they are): by count alone.
+        assert len(plan_batches(held, cluster_client, max_bytes=1)) == 70
+        by_count = plan_batches(held, cluster_client, max_bytes=None)
+        assert len(by_count) == sum(-(-n // MAX_PARTITIONS_PER_TASK) for n in
+                                    Counter(tuple(where[f.key]) for f in held).values())
         # Anything computed on top of the persisted records is written a partition per task.
         assert held_partitions(records.assign(extra=1)) is None
         assert held_partitions(records_collection(*frames(2))) is None
@@ -127,3 +135,25 @@ def test_a_store_failure_in_a_batch_names_the_chunk_and_leaves_only_whole_chunks
         summary = ClipWriter(output_path=str(out), input_path="/in", resume=True).write(records)
     assert summary["run"]["chunks"] == 8 and (out / "processed_clip_chunks/v3.mp4_0.json").is_file()
     assert (out / "clips" / f"{blocked}.mp4").read_bytes() == big
+
+
+@pytest.mark.filterwarnings("ignore:Sending large graph")  # the test's records travel in the graph
+def test_the_record_check_batches_large_partitions_the_write_does_not(cluster_client):
+    from distributed import get_task_stream
+
+    from dask_clipwriter.batching import BYTES_PER_TASK
+    from dask_clipwriter.writer import check_records
+
+    # Partitions over half the write's byte limit: a partition per write task, while the
+    # check (which reads no clip bytes and moves nothing) takes each worker's in one task.
+    parts = [chunk_frame(f"/in/v{i}.mp4", n=2) for i in range(4)]
+    for number, part in enumerate(parts):  # bytes of their own (one object twice is counted once)
+        part["buffer"] = [bytes([number, clip]) * (BYTES_PER_TASK // 8 + 1) for clip in range(2)]
+    with cluster_client.as_current():
+        records = persisted(cluster_client, parts)
+        assert batches_of(records) is None
+        with get_task_stream(cluster_client) as stream:
+            assert check_records(records, "/in") == 4
+    check_tasks = [task for task in stream.data if any(name in str(task["key"]) for name in
+                                                       ("each_partition", "_checked_keys"))]
+    assert 1 <= len(check_tasks) <= len(cluster_client.scheduler_info()["workers"])
