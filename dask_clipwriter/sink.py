@@ -68,6 +68,17 @@ def shared_pool(threads: int) -> ThreadPoolExecutor:
         return pool
 
 
+def _forget_pools_in_child() -> None:
+    # A forked child holds the parent's pools but none of their threads: work handed to
+    # them would never run (the child hung). It makes its own, with a lock nobody holds.
+    global _pools_lock
+    _pools.clear()
+    _pools_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 #: Filesystems whose calls go over a network: a file's open and rename take a round trip,
 #: so a chunk's files are written by several threads at once, as for object stores.
 NETWORK_FILESYSTEMS = frozenset({

@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections import Counter
@@ -82,6 +83,17 @@ def make_sink(settings: WriterSettings) -> FileSink:
                 verbose=settings.verbose,
             )
         return sink
+
+
+def _forget_sinks_in_child() -> None:
+    # A forked child makes its own sinks: a store's client (s3fs's event loop thread) does
+    # not survive a fork, and the lock may have been held by a thread that is not there.
+    global _sinks_lock
+    _sinks.clear()
+    _sinks_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_sinks_in_child)
 
 
 # --------------------------------------------------------------------------------------

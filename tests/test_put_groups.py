@@ -142,3 +142,27 @@ def test_small_local_files_are_written_inline(tmp_path):
     with pytest.raises(GroupWriteError) as caught:
         groups.put_group("bad", [(f"{root}/../x.json", b"{}")], (f"{root}/processed_clip_chunks/b.json", b"{}"))
     assert caught.value.label == "bad" and not sink.exists(f"{root}/processed_clip_chunks/b.json")
+
+
+def test_a_forked_child_writes_with_threads_of_its_own(tmp_path):
+    # The parent's writer threads exist before the fork (multiprocessing's default on Linux
+    # up to Python 3.13); the child must not hand its files to the parent's dead pool.
+    import multiprocessing
+
+    root = str(tmp_path / "out")
+    parent = PutGroups(FileSink(root))
+    parent.put_group("parent", *group_files(root, 0))
+    parent.wait()
+    child = multiprocessing.get_context("fork").Process(target=_write_group_in_child, args=(root,))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung writing through the writer threads")
+    assert child.exitcode == 0 and FileSink(root).exists(f"{root}/processed_clip_chunks/1.json")
+
+
+def _write_group_in_child(root: str) -> None:
+    groups = PutGroups(FileSink(root))
+    groups.put_group("child", *group_files(root, 1))
+    groups.wait()
