@@ -163,6 +163,8 @@ class PutGroups:
         with self._changed:
             if not group.settled:
                 group.settled, group.finished = True, time.time()
+                # The bytes are let go as each group is in, not when the task ends.
+                group.files, group.last = (), ("", b"")
             self._changed.notify_all()
 
     def _stopped(self) -> bool:

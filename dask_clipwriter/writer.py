@@ -152,11 +152,11 @@ def write_partitions(frames, numbers, settings: WriterSettings, sources: pd.Data
     reported = 0
     try:
         for frame, partition in zip(frames, numbers, strict=True):
-            planned = group_chunks(normalise_clip_partition(frame))
-            rels = chunk_rels(planned, settings.input_path)
-            video_records = _sources_of(sources, {video for video, _ in planned})
+            partition_chunks = group_chunks(normalise_clip_partition(frame))
+            rels = chunk_rels(partition_chunks, settings.input_path)
+            video_records = _sources_of(sources, {video for video, _ in partition_chunks})
             first = len(chunks)
-            for (video, index), clips in planned.items():
+            for (video, index), clips in partition_chunks.items():
                 try:
                     chunks.append(_start_chunk(sink, groups, settings, video, index, clips, rels[(video, index)],
                                                video_records.get(video), partition,
