@@ -81,6 +81,16 @@ def s3_bucket(s3_endpoint):
     fs.rm(name, recursive=True)
 
 
+@pytest.fixture(params=["local", "s3"])
+def sink_root(request, tmp_path):
+    """One sink contract, run against every backend."""
+    if request.param == "local":
+        yield str(tmp_path / "out"), {}
+    else:
+        name, options, _ = request.getfixturevalue("s3_bucket")
+        yield f"s3://{name}/out", options
+
+
 # ----------------------------------------------------------------------------------------
 # A distributed LocalCluster with worker processes (shared by the tests that need one).
 

@@ -36,15 +36,6 @@ class TimedSink(FileSink):
                 self.times[path] = (self.times[path][0], time.monotonic())
 
 
-@pytest.fixture(params=["local", "s3"])
-def sink_root(request, tmp_path):
-    if request.param == "local":
-        yield str(tmp_path / "out"), {}
-    else:
-        name, options, _ = request.getfixturevalue("s3_bucket")
-        yield f"s3://{name}/out", options
-
-
 def group_files(root: str, number: int, files: int = 4):
     return ([(f"{root}/clips/{number}-{i}.mp4", BIG) for i in range(files)],
             (f"{root}/processed_clip_chunks/{number}.json", b'{"whole": true}'))

@@ -10,16 +10,6 @@ from dask_clipwriter import ChunkWriteError
 from dask_clipwriter.sink import FileSink, SinkError
 
 
-@pytest.fixture(params=["local", "s3"])
-def sink_root(request, tmp_path):
-    """One sink contract, run against every backend."""
-    if request.param == "local":
-        yield str(tmp_path / "out"), {}
-    else:
-        name, options, _ = request.getfixturevalue("s3_bucket")
-        yield f"s3://{name}/out", options
-
-
 def test_put_skip_overwrite_and_counts(sink_root):
     root, options = sink_root
     sink = FileSink(root, storage_options=options)
