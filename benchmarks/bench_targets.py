@@ -1,7 +1,7 @@
 """The performance targets of the writer and the job, each as a ratio to a floor measured in
 the same run, on the same records, machine and cores (median of the repeats).
 
-    python benchmarks/bench_targets.py                 # everything: about 9 minutes on 2 cores (536 s on 2026-12-02)
+    python benchmarks/bench_targets.py                 # everything: 9-12 minutes on 2 cores (536 s and 706 s)
     python benchmarks/bench_targets.py --smoke         # seconds: what the test suite runs
     python benchmarks/bench_targets.py --only s3 bulk  # some targets
     python benchmarks/bench_targets.py --json out.json
@@ -62,7 +62,7 @@ class Sizes:
     probe_free_chunks: int = 64  # x 32 clips of 200 KB: 2,048 clip records
     #: The issue's sizes are 2,000 and 20,000 chunks (``--metadata-chunks 2000 20000``, about
     #: 14 minutes on its own on the shared 2-core machine); the default run uses 10,000 so
-    #: that the whole command stays within its 10 minutes (536 s on 2026-12-02).
+    #: that the whole command stays near its 10 minutes (536 s on 2026-12-02, 706 s loaded).
     metadata_chunks: tuple[int, int] = (2000, 10000)
     #: The comparison of 2 workers with 1 (x 32 clips of 200 KB; :func:`scaling`).
     scaling_chunks: int = 32
