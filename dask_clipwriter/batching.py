@@ -8,8 +8,9 @@ that makes each partition, so they add no task. A persisted collection adds one 
 partition, plus the alias task Dask puts in front of each persisted partition. Here the
 partitions' futures are grouped by the worker that holds them, a few megabytes' or at most
 :data:`MAX_PARTITIONS_PER_TASK` partitions to a group (for the record check, which reads no
-clip bytes, by count alone), and each group is one task on that worker: no partition moves, and each keeps its own partition number, so a chunk split across
-partitions is still found. Progress still counts partitions.
+clip bytes, by count alone), and each group is one task on that worker: no partition moves,
+and each keeps its own partition number, so a chunk split across partitions is still found.
+Progress still counts partitions.
 """
 
 from __future__ import annotations

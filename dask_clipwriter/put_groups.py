@@ -6,9 +6,10 @@ next: on an object store the threads idled while the task built the next chunk's
 and during each chunk's last round of PUTs (measured on S3: 3.3-3.7 s for what an unordered
 stream of the same PUTs did in 2.4-2.6 s). Here the groups overlap, and the task waits once,
 at its end. What a marker means is kept: it is put after, and only after, every other file
-of its group was written. After a failure nothing new starts (files still queued are
-dropped, markers are not put), the writes already running are waited for, and the first
-failure is raised with its group's number. Knows nothing about clips.
+of its group was written. After a failure nothing new starts: files still queued are
+dropped (of earlier groups too, whose markers are then not put: a resume writes them again)
+and no marker is put; the writes already running are waited for, and the first failure is
+raised with its group's label. Knows nothing about clips.
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ class _Group:
     existing: str | None
     remaining: int
     counts: SinkCounts = field(default_factory=SinkCounts)
-    settled: bool = False
+    settled: bool = False  # written whole, or given up after a failure
+    written: bool = False  # its last file is in: every file of it is
     finished: float = 0.0
 
 
 class PutGroups:
     """Put groups of files through ``sink``: :meth:`put_group` hands a group over and returns
-    at once (but waits while more than ``max_queued`` files are waiting for a thread);
-    :meth:`wait` waits for every group."""
+    at once (first waiting, while ``max_queued`` files or more are queued or being written,
+    for fewer); :meth:`wait` waits for every group."""
 
     def __init__(self, sink: FileSink, *, max_queued: int | None = None):
         self.sink = sink
@@ -71,35 +73,44 @@ class PutGroups:
             # Small files on a local disk: written here, as put_many would (threads cost more).
             try:
                 for path, data in (*group.files, last):
+                    self._raise_failure()  # another group's, in the threads: stop, no marker
                     self._record(group, path, data, self.sink.put(path, data, existing=existing))
+            except GroupWriteError:
+                self._settle(group)
+                raise
             except Exception as exc:
                 self._fail(number, exc)
+                self._settle(group)
                 self._raise_failure()
-            self._settle(group)
+            self._settle(group, written=True)
             return number
         with self._changed:
             while self._outstanding >= self.max_queued and not self._stopped():
                 self._changed.wait()
         self._raise_failure()
-        if group.files:
-            for path, data in group.files:
-                self._submit(number, path, data, is_last=False)
-        else:
+        files, group.files = group.files, ()  # held by the queue until each is written
+        for path, data in files:
+            self._submit(number, path, data, is_last=False)
+        if not files:
             self._submit(number, *last, is_last=True)
         return number
 
-    def settled(self, number: int) -> bool:
-        """Whether group ``number`` is done (written, or given up after a failure)."""
+    def written(self, number: int) -> bool:
+        """Whether every file of group ``number``, its last one too, is in."""
         with self._changed:
-            return self._groups[number].settled
+            return self._groups[number].written
 
     def finished(self, number: int) -> float:
-        """When group ``number`` was settled (time.time())."""
+        """When group ``number`` was written (time.time())."""
         return self._groups[number].finished
 
     def counts(self, number: int) -> SinkCounts:
-        """What group ``number`` wrote and skipped (whole once it is settled)."""
+        """What group ``number`` wrote and skipped (final once it is :meth:`written`)."""
         return self._groups[number].counts
+
+    def raise_failure(self) -> None:
+        """Raise the first failure, if there was one (GroupWriteError)."""
+        self._raise_failure()
 
     def wait(self) -> None:
         """Wait for every group. Raises the first failure."""
@@ -122,12 +133,21 @@ class PutGroups:
         if self._failure is not None:
             raise self._failure from self._failure.error
 
-    # -- in the writer threads -----------------------------------------------------------
+    # -- handing over (in the task's thread, and the last file in a writer thread) ---------
 
     def _submit(self, number: int, path: str, data: bytes, *, is_last: bool) -> None:
         with self._changed:
             self._outstanding += 1
-        shared_pool(self.sink.max_workers).submit(self._put, number, path, data, is_last)
+        try:
+            shared_pool(self.sink.max_workers).submit(self._put, number, path, data, is_last)
+        except BaseException:
+            # Not queued (an interpreter shutting down, no thread to be had): not outstanding.
+            with self._changed:
+                self._outstanding -= 1
+                self._changed.notify_all()
+            raise
+
+    # -- in the writer threads -----------------------------------------------------------
 
     def _put(self, number: int, path: str, data: bytes, is_last: bool) -> None:
         group = self._groups[number]
@@ -142,7 +162,7 @@ class PutGroups:
                     group.remaining -= 1
                 last_due = not is_last and group.remaining == 0
             if is_last:
-                self._settle(group)
+                self._settle(group, written=True)
             elif last_due:
                 if not self._stopped():
                     self._submit(number, *group.last, is_last=True)
@@ -159,12 +179,11 @@ class PutGroups:
     def _record(self, group: _Group, path: str, data: bytes, written: bool) -> None:
         group.counts.record(directory_of(self.sink.root, path), written, len(data))
 
-    def _settle(self, group: _Group) -> None:
+    def _settle(self, group: _Group, *, written: bool = False) -> None:
         with self._changed:
             if not group.settled:
-                group.settled, group.finished = True, time.time()
-                # The bytes are let go as each group is in, not when the task ends.
-                group.files, group.last = (), ("", b"")
+                group.settled, group.written, group.finished = True, written, time.time()
+                group.last = ("", b"")  # its bytes are let go as it is in, not when the task ends
             self._changed.notify_all()
 
     def _stopped(self) -> bool:

@@ -162,10 +162,11 @@ def write_partitions(frames, numbers, settings: WriterSettings, sources: pd.Data
                                                video_records.get(video), partition,
                                                manifest=None if chunks else manifest))
                 except SinkError as exc:  # reading its marker, or the manifest
+                    groups.raise_failure()  # an earlier chunk's failure comes first
                     raise _chunk_error((video, index), exc) from exc
             partitions.append((first, len(chunks)))
             while reported < len(partitions) and _partition_in(groups, chunks, partitions[reported]):
-                _report_partition(run, groups, chunks, partitions[reported])
+                _partition_done(run, groups, settings, chunks, partitions[reported])
                 reported += 1
         groups.wait()
     except GroupWriteError as exc:
@@ -176,16 +177,9 @@ def write_partitions(frames, numbers, settings: WriterSettings, sources: pd.Data
     except BaseException:
         groups.abandon()
         raise
-    rows = [chunk.row(groups) for chunk in chunks]
-    if settings.verbose:
-        for chunk in chunks:
-            written = chunk.written(groups)
-            log.info("chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped", chunk.key[1],
-                     chunk.key[0], chunk.status, chunk.stats.num_clips_passed, len(chunk.stats.filtered_clips),
-                     sum(written.files_written.values()), sum(written.files_skipped.values()))
-    for first, end in partitions[reported:]:
-        report(run, [row_values(row) for row in rows[first:end]])
-    return pack_rows(rows)
+    for span in partitions[reported:]:
+        _partition_done(run, groups, settings, chunks, span)
+    return pack_rows([chunk.row(groups) for chunk in chunks])
 
 
 def chunk_marker(sink: FileSink, path: str, video: str, index: int, clips: set[str]):
@@ -221,6 +215,7 @@ class _PendingChunk:
     errors: Counter = field(default_factory=Counter)
     filtered: Counter = field(default_factory=Counter)
     chunk_bytes: Counter = field(default_factory=Counter)
+    finished: float | None = None  # a resumed chunk's; a written one's is its group's
     _row: dict[str, Any] | None = None
 
     def row(self, groups: PutGroups) -> dict[str, Any]:
@@ -234,7 +229,7 @@ class _PendingChunk:
 
     def _make_row(self, groups: PutGroups) -> dict[str, Any]:
         written = self.written(groups)
-        finished = groups.finished(self.group) if self.group is not None else self.started
+        finished = groups.finished(self.group) if self.group is not None else self.finished
         return stats_row(self.stats, partition=self.partition, status=self.status, errors=self.errors,
                          missing=self.missing, files_written=written.files_written,
                          bytes_written=written.bytes_written, files_skipped=written.files_skipped,
@@ -252,7 +247,7 @@ def _start_chunk(sink: FileSink, groups: PutGroups, settings: WriterSettings, vi
     marker_path = layout.chunk_json_path(settings.output_path, rel, index)
     marker = chunk_marker(sink, marker_path, video, index, {clip.span_uuid for clip in clips})
     if settings.resume and marker is not None:
-        return _PendingChunk((video, index), marker, "resumed", partition, started)
+        return _PendingChunk((video, index), marker, "resumed", partition, started, finished=time.time())
     planned = chunk_files(video, index, rel, clips, settings=settings, source=source, probes=probe_clips(clips))
     chunk = _PendingChunk(
         (video, index), planned.stats, "written", partition, started, missing=planned.missing,
@@ -269,14 +264,22 @@ def _start_chunk(sink: FileSink, groups: PutGroups, settings: WriterSettings, vi
 
 
 def _partition_in(groups: PutGroups, chunks: list[_PendingChunk], span: tuple[int, int]) -> bool:
-    return all(chunk.group is None or groups.settled(chunk.group) for chunk in chunks[span[0]:span[1]])
+    """Whether every chunk of the partition is whole: resumed, or all its files written."""
+    return all(chunk.group is None or groups.written(chunk.group) for chunk in chunks[span[0]:span[1]])
 
 
-def _report_partition(run: str | None, groups: PutGroups, chunks: list[_PendingChunk], span: tuple[int, int]) -> None:
-    """Tell the listeners of a partition whose files are all in, before the task ends."""
-    if run is None:
-        return
-    report(run, [row_values(chunk.row(groups)) for chunk in chunks[span[0]:span[1]]])
+def _partition_done(run: str | None, groups: PutGroups, settings: WriterSettings, chunks: list[_PendingChunk],
+                    span: tuple[int, int]) -> None:
+    """Log (verbose) and tell the run's listeners of a partition whose chunks are whole: as
+    soon as they are, not when the task ends."""
+    mine = chunks[span[0]:span[1]]
+    if settings.verbose:
+        for chunk in mine:
+            written = chunk.written(groups)
+            log.info("chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped", chunk.key[1],
+                     chunk.key[0], chunk.status, chunk.stats.num_clips_passed, len(chunk.stats.filtered_clips),
+                     sum(written.files_written.values()), sum(written.files_skipped.values()))
+    report(run, [row_values(chunk.row(groups)) for chunk in mine])
 
 
 def _chunk_error(key: tuple[str, int], exc: BaseException) -> ChunkWriteError:

@@ -55,7 +55,7 @@ def test_each_last_file_is_put_after_every_other_file_of_its_group(sink_root):
         assert sink.read(last[0]) == last[1] and all(sink.exists(path) for path, _ in files)
         counts = groups.counts(number)
         assert dict(counts.files_written) == {"clips": 4, "processed_clip_chunks": 1}
-        assert counts.bytes_written["clips"] == 4 * len(BIG) and groups.settled(number)
+        assert counts.bytes_written["clips"] == 4 * len(BIG) and groups.written(number)
     # Put again under the skip policy: every file is counted as skipped, none rewritten.
     again = PutGroups(sink)
     for number, (files, last) in enumerate(made):
@@ -72,10 +72,10 @@ def test_groups_overlap_the_caller_does_not_wait_for_each(tmp_path):
     groups.put_group("first", first_files, first_last)  # returns while its files are held
     groups.put_group("second", *group_files(root, 1, files=2))
     deadline = time.monotonic() + 20
-    while not groups.settled(1):  # the second group is written while the first waits
+    while not groups.written(1):  # the second group is written while the first waits
         assert time.monotonic() < deadline, "the second group waited for the first"
         time.sleep(0.01)
-    assert not groups.settled(0) and not sink.exists(first_last[0])
+    assert not groups.written(0) and not sink.exists(first_last[0])
     sink.release.set()
     groups.wait()
     assert sink.exists(first_last[0])
@@ -87,11 +87,15 @@ def test_a_failure_is_raised_with_its_label_and_stops_new_work(tmp_path):
     sink = TimedSink(root, max_workers=2)
     groups = PutGroups(sink, max_queued=4)
     made = [group_files(root, number) for number in range(12)]
+    begun = []
     with pytest.raises(GroupWriteError) as caught:
         for number, (files, last) in enumerate(made):
-            groups.put_group(("video", number), files, last, existing="overwrite")
+            begun.append(groups.put_group(("video", number), files, last, existing="overwrite"))
         groups.wait()
     assert caught.value.label == ("video", 1)
+    # What a partition's progress waits for: never a failed group, and only whole ones.
+    assert not groups.written(1)
+    assert all(sink.exists(made[number][1][0]) for number in begun if groups.written(number))
     assert isinstance(caught.value.error, SinkError) and "clips/1-2.mp4" in str(caught.value.error)
     groups.abandon()
     assert all(end is not None for _, end in sink.times.values()), "a put outlived the failure"
@@ -114,7 +118,7 @@ def test_abandon_waits_for_running_puts_and_puts_no_last_file(tmp_path):
     while not all(path in sink.times for path, _ in files):  # both puts running (and held)
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    abandoning = threading.Thread(target=groups.abandon)
+    abandoning = threading.Thread(target=groups.abandon, daemon=True)
     abandoning.start()
     abandoning.join(0.3)
     assert abandoning.is_alive(), "abandon returned while puts were running"
@@ -129,7 +133,7 @@ def test_small_local_files_are_written_inline(tmp_path):
     sink = TimedSink(root)
     groups = PutGroups(sink)
     groups.put_group("small", [(f"{root}/metas/v0/a.json", b"{}")], (f"{root}/processed_clip_chunks/a.json", b"{}"))
-    assert groups.settled(0) and sink.exists(f"{root}/processed_clip_chunks/a.json")  # before any wait
+    assert groups.written(0) and sink.exists(f"{root}/processed_clip_chunks/a.json")  # before any wait
     with pytest.raises(GroupWriteError) as caught:
         groups.put_group("bad", [(f"{root}/../x.json", b"{}")], (f"{root}/processed_clip_chunks/b.json", b"{}"))
     assert caught.value.label == "bad" and not sink.exists(f"{root}/processed_clip_chunks/b.json")
@@ -157,3 +161,61 @@ def _write_group_in_child(root: str) -> None:
     groups = PutGroups(FileSink(root))
     groups.put_group("child", *group_files(root, 1))
     groups.wait()
+
+
+def test_an_inline_group_stops_before_its_marker_when_another_group_fails(tmp_path):
+    root = str(tmp_path / "out")
+    (tmp_path / "out/clips/0-1.mp4").mkdir(parents=True)  # group 0's second file fails
+    inline_started, failed = threading.Event(), threading.Event()
+
+    class Sink(TimedSink):
+        def put(self, path, data, *, existing=None):
+            if path.endswith("/clips/0-1.mp4"):  # fails once the inline group is under way
+                assert inline_started.wait(20)
+                try:
+                    return super().put(path, data, existing=existing)
+                finally:
+                    failed.set()
+            if path.endswith("/small-0.json"):  # the inline group's first file, then the failure
+                inline_started.set()
+                assert failed.wait(20)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:  # until the failure is on record
+                    try:
+                        groups.raise_failure()
+                    except GroupWriteError:
+                        break
+                    time.sleep(0.005)
+            return super().put(path, data, existing=existing)
+
+    sink = Sink(root, max_workers=2)
+    groups = PutGroups(sink)
+    groups.put_group("threads", *group_files(root, 0, files=2), existing="overwrite")
+    small = [(f"{root}/metas/v0/small-{i}.json", b"{}") for i in range(2)]
+    with pytest.raises(GroupWriteError) as caught:
+        groups.put_group("inline", small, (f"{root}/processed_clip_chunks/inline.json", b"{}"))
+    assert caught.value.label == "threads"
+    groups.abandon()
+    assert sink.exists(f"{root}/metas/v0/small-0.json")  # it was under way
+    assert not sink.exists(f"{root}/processed_clip_chunks/inline.json") and not groups.written(1)
+
+
+def test_a_file_that_cannot_be_queued_leaves_nothing_waiting(tmp_path):
+    # A pool that takes no more work (as at interpreter shutdown): the hand-over fails, and
+    # abandon/wait must not wait for a write that was never queued.
+    from dask_clipwriter import sink as sink_module
+
+    root = str(tmp_path / "out")
+    threads = 7  # a pool of its own, shut down here and forgotten after
+    sink_module.shared_pool(threads).shutdown()
+    try:
+        groups = PutGroups(FileSink(root, max_workers=threads))
+        with pytest.raises(RuntimeError, match="shutdown"):
+            groups.put_group("first", *group_files(root, 0))
+        finished = threading.Thread(target=groups.abandon, daemon=True)
+        finished.start()
+        finished.join(10)
+        assert not finished.is_alive(), "abandon waited for a write that was never queued"
+        groups.wait()
+    finally:
+        sink_module._pools.pop(threads, None)
