@@ -30,7 +30,7 @@ from .progress import ChunkProgress
 from .records import normalise_video_frame
 from .reduction import summary_collection
 from .settings import EMBEDDING_ALGORITHMS, WriterSettings
-from .writer import check_records as precheck_records
+from .record_check import check_records as precheck_records
 from .writer import make_sink, start_run, stats_collection, video_collection
 
 log = logging.getLogger(__name__)

@@ -142,7 +142,7 @@ def test_the_record_check_batches_large_partitions_the_write_does_not(cluster_cl
     from distributed import get_task_stream
 
     from dask_clipwriter.batching import BYTES_PER_TASK
-    from dask_clipwriter.writer import check_records
+    from dask_clipwriter.record_check import check_records
 
     # Partitions over half the write's byte limit: a partition per write task, while the
     # check (which reads no clip bytes and moves nothing) takes each worker's in one task.
