@@ -119,8 +119,11 @@ def batched_collection(batches: Sequence[Batch], function: Callable[..., pd.Data
     import dask
     import dask.dataframe as dd
 
-    # Not pure: two writes of the same records are two runs, never one cached result.
-    parts = [dask.delayed(function, pure=False, name=f"{name}-{dask.base.tokenize(object())}")(
-        list(batch.futures), list(batch.numbers), *args, **kwargs) for batch in batches]
+    # Keys of their own, named ``name``: two writes of the same records are two runs, never
+    # one cached result (and the dashboard shows what the task is, not the function's name).
+    token = dask.base.tokenize(object())
+    parts = [dask.delayed(function)(list(batch.futures), list(batch.numbers), *args,
+                                    dask_key_name=f"{name}-{token}-{number}", **kwargs)
+             for number, batch in enumerate(batches)]
     with dask.config.set({"dataframe.convert-string": False}):
         return dd.from_delayed(parts, meta=meta, verify_meta=False)

@@ -155,5 +155,5 @@ def test_the_record_check_batches_large_partitions_the_write_does_not(cluster_cl
         with get_task_stream(cluster_client) as stream:
             assert check_records(records, "/in") == 4
     check_tasks = [task for task in stream.data if any(name in str(task["key"]) for name in
-                                                       ("each_partition", "_checked_keys"))]
+                                                       ("clipwriter-check", "_checked_keys"))]
     assert 1 <= len(check_tasks) <= len(cluster_client.scheduler_info()["workers"])
