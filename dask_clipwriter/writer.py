@@ -216,16 +216,17 @@ class _PendingChunk:
     _row: dict[str, Any] | None = None
 
     def row(self, groups: PutGroups) -> dict[str, Any]:
-        """The stats row, once the chunk's group is settled (made once)."""
+        """The stats row, once the chunk's group is written (made once)."""
         if self._row is None:
             self._row = self._make_row(groups)
         return self._row
 
-    def written(self, groups: PutGroups) -> SinkCounts:
+    def counts(self, groups: PutGroups) -> SinkCounts:
+        """What its files counted: written, skipped (none for a resumed chunk)."""
         return groups.counts(self.group) if self.group is not None else SinkCounts()
 
     def _make_row(self, groups: PutGroups) -> dict[str, Any]:
-        written = self.written(groups)
+        written = self.counts(groups)
         finished = groups.finished(self.group) if self.group is not None else self.finished
         return stats_row(self.stats, partition=self.partition, status=self.status, errors=self.errors,
                          missing=self.missing, files_written=written.files_written,
@@ -272,7 +273,7 @@ def _partition_done(run: str | None, groups: PutGroups, settings: WriterSettings
     mine = chunks[span[0]:span[1]]
     if settings.verbose:
         for chunk in mine:
-            written = chunk.written(groups)
+            written = chunk.counts(groups)
             log.info("chunk %d of %s %s: %d passed, %d filtered, %d files written, %d skipped", chunk.key[1],
                      chunk.key[0], chunk.status, chunk.stats.num_clips_passed, len(chunk.stats.filtered_clips),
                      sum(written.files_written.values()), sum(written.files_skipped.values()))
