@@ -65,7 +65,7 @@ class PutGroups:
         """Write ``files``, then ``last``; returns the group's number. ``label`` names the
         group in its failure. Raises the first failure as soon as it is known (here, or from
         :meth:`wait`)."""
-        self._raise_failure()
+        self.raise_failure()
         number = len(self._groups)
         group = _Group(label, list(files), last, existing, remaining=len(files))
         self._groups.append(group)
@@ -73,7 +73,7 @@ class PutGroups:
             # Small files on a local disk: written here, as put_many would (threads cost more).
             try:
                 for path, data in (*group.files, last):
-                    self._raise_failure()  # another group's, in the threads: stop, no marker
+                    self.raise_failure()  # another group's, in the threads: stop, no marker
                     self._record(group, path, data, self.sink.put(path, data, existing=existing))
             except GroupWriteError:
                 self._settle(group)
@@ -81,13 +81,13 @@ class PutGroups:
             except Exception as exc:
                 self._fail(number, exc)
                 self._settle(group)
-                self._raise_failure()
+                self.raise_failure()
             self._settle(group, written=True)
             return number
         with self._changed:
             while self._outstanding >= self.max_queued and not self._stopped():
                 self._changed.wait()
-        self._raise_failure()
+        self.raise_failure()
         files, group.files = group.files, ()  # held by the queue until each is written
         for path, data in files:
             self._submit(number, path, data, is_last=False)
@@ -108,14 +108,10 @@ class PutGroups:
         """What group ``number`` wrote and skipped (final once it is :meth:`written`)."""
         return self._groups[number].counts
 
-    def raise_failure(self) -> None:
-        """Raise the first failure, if there was one (GroupWriteError)."""
-        self._raise_failure()
-
     def wait(self) -> None:
         """Wait for every group. Raises the first failure."""
         self._wait_idle()
-        self._raise_failure()
+        self.raise_failure()
 
     def abandon(self) -> None:
         """The caller is failing: start nothing new (queued files are dropped, no marker is
@@ -129,7 +125,8 @@ class PutGroups:
             while self._outstanding:
                 self._changed.wait()
 
-    def _raise_failure(self) -> None:
+    def raise_failure(self) -> None:
+        """Raise the first failure, if there was one (GroupWriteError)."""
         if self._failure is not None:
             raise self._failure from self._failure.error
 
